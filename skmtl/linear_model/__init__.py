@@ -1,0 +1,3 @@
+"""Multi-task linear models: one linear function per task, tied by a penalty."""
+
+__all__ = []
