@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_array
 from sklearn.utils.validation import (
     _check_sample_weight,
+    _num_samples,
     check_is_fitted,
     column_or_1d,
     validate_data,
@@ -275,20 +276,53 @@ def split_task_column(X, task_column):
     ([[1.5], [2.5]], [0.0, 1.0], 0)
     """
     position, name = resolve_task_column(X, task_column)
+    labels = _column_values(X, position, name)
     if _is_dataframe(X):
-        labels = X.iloc[:, position].to_numpy()
         features = X.drop(columns=X.columns[position])
     elif sp.issparse(X):
-        X = X.tocsc()
-        labels = X[:, [position]].toarray().ravel()
         keep = np.delete(np.arange(X.shape[1]), position)
-        features = X[:, keep].tocsr()
+        features = X.tocsc()[:, keep].tocsr()
     else:
-        X = np.asarray(X)
-        labels = X[:, position]
-        features = np.delete(X, position, axis=1)
-    _check_task_labels(labels, name)
+        features = np.delete(np.asarray(X), position, axis=1)
     return features, labels, name
+
+
+def task_labels(X, task_column):
+    """The task label of every row, without touching the feature columns.
+
+    Parameters
+    ----------
+    X : array-like, sparse matrix or DataFrame of shape (n_samples, n_columns)
+        Input holding a task column.
+    task_column : hashable
+        Column name (DataFrame) or integer position.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,)
+    name : hashable
+        The resolved task column.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> labels, name = task_labels(np.array([[0.0, 1.5], [1.0, 2.5]]), -2)
+    >>> labels.tolist(), name
+    ([0.0, 1.0], 0)
+    """
+    position, name = resolve_task_column(X, task_column)
+    return _column_values(X, position, name), name
+
+
+def _column_values(X, position, name):
+    if _is_dataframe(X):
+        labels = X.iloc[:, position].to_numpy()
+    elif sp.issparse(X):
+        labels = X.tocsc()[:, [position]].toarray().ravel()
+    else:
+        labels = np.asarray(X)[:, position]
+    _check_task_labels(labels, name)
+    return labels
 
 
 def _check_task_labels(labels, name):
@@ -404,9 +438,7 @@ def _reject_non_numeric_columns(features):
     if not _is_dataframe(features):
         return
     bad = [
-        column
-        for column, dtype in features.dtypes.items()
-        if dtype.kind not in "biuf"
+        column for column, dtype in features.dtypes.items() if dtype.kind not in "biuf"
     ]
     if bad:
         raise ValueError(
@@ -462,7 +494,7 @@ def _check_targets_1d(y, y_numeric):
 
 
 def _check_lengths(n_rows, y):
-    n_targets = y.shape[0] if hasattr(y, "shape") else len(y)
+    n_targets = _num_samples(y)
     if n_targets != n_rows:
         raise ValueError(
             f"X has {n_rows} rows but y has {n_targets}; they must have one "
@@ -517,6 +549,8 @@ def check_task_data(
             f"{type(estimator).__name__} requires y to be passed, but the target "
             "y is None."
         )
+    if not _is_dataframe(y) and not hasattr(y, "to_numpy"):
+        y = np.asarray(y)
     if task_column is not None:
         features, labels, name = split_task_column(X, task_column)
         _check_lengths(len(labels), y)
@@ -526,6 +560,7 @@ def check_task_data(
                 f"shape {np.shape(y)}. For tasks that share rows, set "
                 "task_column=None and pass a 2-D Y with one column per task."
             )
+        _check_no_empty_categories(X, labels, name)
         data = _long_task_data(
             estimator,
             features,
@@ -558,7 +593,6 @@ def _long_task_data(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True
     )
     tasks, task_index = unique_tasks(labels, name)
-    _check_no_empty_categories(labels, tasks, name)
     order = np.argsort(task_index, kind="stable")
     already_sorted = np.all(order == np.arange(len(order)))
     return TaskData(
@@ -573,15 +607,20 @@ def _long_task_data(
     )
 
 
-def _check_no_empty_categories(labels, tasks, name):
-    categories = getattr(getattr(labels, "dtype", None), "categories", None)
+def _check_no_empty_categories(X, labels, name):
+    """A categorical task column declares its tasks; each needs rows."""
+    if not _is_dataframe(X):
+        return
+    categories = getattr(X[name].dtype, "categories", None)
     if categories is None:
         return
-    empty = [c for c in categories if c not in set(tasks.tolist())]
+    present = set(unique_in_order(labels))
+    empty = [category for category in categories if category not in present]
     if empty:
         raise ValueError(
             f"Task(s) {format_labels(empty)} of the categorical task column "
-            f"{name!r} have no rows. Remove unused categories first."
+            f"{name!r} have no rows: a task needs at least one row. Drop unused "
+            f"categories first, e.g. X[{name!r}].cat.remove_unused_categories()."
         )
 
 
