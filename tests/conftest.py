@@ -1,0 +1,31 @@
+"""Fixtures shared by the test modules."""
+
+import inspect
+
+import pytest
+from sklearn.linear_model import Ridge
+
+from skmtl.utils.discovery import all_estimators
+
+# Meta-estimators get a concrete estimator to wrap.
+_INNER_REGRESSOR = {"PerTaskEstimator": Ridge, "PooledEstimator": Ridge}
+
+
+def _task_regressors():
+    """Every public regressor that takes a task column, as a factory."""
+    for name, cls in all_estimators(type_filter="regressor"):
+        if "task_column" not in inspect.signature(cls).parameters:
+            continue
+        if name in _INNER_REGRESSOR:
+            inner = _INNER_REGRESSOR[name]
+            yield pytest.param(
+                lambda cls=cls, inner=inner, **kw: cls(inner(), **kw), id=name
+            )
+        else:
+            yield pytest.param(lambda cls=cls, **kw: cls(**kw), id=name)
+
+
+@pytest.fixture(scope="session", params=list(_task_regressors()))
+def make_regressor(request):
+    """Factory ``make_regressor(task_column=...)`` for each task-aware regressor."""
+    return request.param
