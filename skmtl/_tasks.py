@@ -151,6 +151,30 @@ class TaskData:
                 self.task_sample_weight(t),
             )
 
+    def with_targets(self, y):
+        """The same observations with other targets (e.g. encoded classes).
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_observations,)
+            New targets, in the grouped order of this object.
+
+        Returns
+        -------
+        data : TaskData
+        """
+        return TaskData(
+            X=self.X,
+            y=y,
+            task_index=self.task_index,
+            sample_weight=self.sample_weight,
+            tasks=self.tasks,
+            layout=self.layout,
+            input_position=self.input_position,
+            n_samples_in=self.n_samples_in,
+            row_index=self.row_index,
+        )
+
     def to_input_order(self, values, fill_value=np.nan):
         """Put per-observation values back in the layout of the caller's input.
 

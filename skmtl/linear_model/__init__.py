@@ -1,3 +1,10 @@
 """Multi-task linear models: one linear function per task, tied by a penalty."""
 
-__all__ = []
+from ._mean_regularized import MeanRegularizedRegressor, MeanRegularizedRegressorCV
+from ._mean_regularized_classifier import MeanRegularizedClassifier
+
+__all__ = [
+    "MeanRegularizedClassifier",
+    "MeanRegularizedRegressor",
+    "MeanRegularizedRegressorCV",
+]

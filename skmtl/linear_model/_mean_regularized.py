@@ -1,0 +1,706 @@
+"""Mean-regularised multi-task least squares (Evgeniou & Pontil 2004)."""
+
+import inspect
+from collections.abc import Hashable
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.model_selection import check_cv
+from sklearn.utils import _safe_indexing, check_array, indexable
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import check_is_fitted
+
+from .._tasks import check_predict_data, check_task_data, per_task_rows
+from ..base import MultiTaskRegressorMixin
+from ..losses import SquaredLoss
+from ..solvers.closed_form import (
+    MeanRegularizedFactorization,
+    solve_mean_regularized_closed_form,
+)
+from ._base import MultiTaskLinearMixin
+
+#: ``solver="auto"`` uses L-BFGS above this many features: the closed form
+#: needs ``p x p`` matrices (memory ``8 p^2`` bytes, time ``O(p^3)``), while an
+#: L-BFGS iteration costs one pass over the non-zeros of ``X``.
+LBFGS_MIN_FEATURES = 5000
+
+
+class _MeanRegularizedRegressorBase(
+    MultiTaskLinearMixin, MultiTaskRegressorMixin, BaseEstimator
+):
+    """Prediction, fitted attributes and tags shared by the regressor and CV.
+
+    ``score`` (from :class:`skmtl.base.MultiTaskRegressorMixin`) is the R^2
+    pooled over all rows in long format (the *explained variance* of the
+    School literature), averaged over tasks on their observed rows in wide
+    format.
+    """
+
+    def _set_solution(self, shared_coef, coef, intercept):
+        self.shared_coef_ = shared_coef
+        self.coef_ = coef
+        self.intercept_ = intercept
+        # Every task weighs the same in the objective, so an unseen task gets
+        # the plain average of the task intercepts.
+        self.shared_intercept_ = float(np.mean(intercept))
+
+    def predict(self, X):
+        """Predict with the model of each row's task.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
+            Rows to predict; in long format with the task column.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_tasks)
+            One prediction per row (long and single format), or per row and
+            task (wide format). With ``unknown_task="shared"``, rows of tasks
+            not seen in ``fit`` get ``x . shared_coef_ + shared_intercept_``.
+        """
+        check_is_fitted(self)
+        return self._linear_predictions(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
+        return tags
+
+
+_SHARED_CONSTRAINTS = {
+    "fit_intercept": ["boolean"],
+    "task_column": [None, Hashable],
+    "unknown_task": [StrOptions({"error", "shared"})],
+}
+
+
+class MeanRegularizedRegressor(_MeanRegularizedRegressorBase):
+    """Multi-task least squares with tasks pulled towards a shared mean.
+
+    Each task ``t`` has coefficients ``w_t = w_0 + v_t``: a shared mean
+    ``w_0`` plus a task deviation ``v_t`` (Evgeniou & Pontil, 2004), and an
+    unpenalised intercept ``b_t``. The objective is
+
+        sum_t (1 / n_t) sum_{i in t} s_i 0.5 (y_i - x_i . w_t - b_t)^2
+        + (alpha / 2) sum_t ||v_t||^2 + (alpha_mean / 2) ||w_0||^2
+
+    where ``s_i`` are the sample weights and ``n_t`` the sum of the sample
+    weights of task ``t``: every task's data term is a weighted *mean*, so
+    every task counts equally whatever its size.
+
+    ``alpha`` is the sharing strength. As ``alpha -> inf`` all tasks use
+    ``w_0`` (hard sharing, a pooled model with per-task intercepts); at
+    ``alpha = 0`` the tasks are independent least-squares fits. Exact
+    correspondences with :class:`sklearn.linear_model.Ridge`:
+
+    - ``alpha -> inf``: ``w_0`` is ``Ridge(alpha=alpha_mean)`` fitted on all
+      rows, each centred with its task's weighted means, with
+      ``sample_weight = s_i / n_t``; ``b_t = ybar_t - xbar_t . w_0``.
+    - ``alpha_mean -> inf``: ``w_0 = 0`` and task ``t`` is
+      ``Ridge(alpha=alpha * n_t)`` fitted on its rows with ``sample_weight=s_i``.
+    - one task of ``n`` rows (total weight ``n``): ``w = w_0 + v`` minimises
+      the data term plus ``(kappa / 2) ||w||^2`` with
+      ``kappa = alpha * alpha_mean / (alpha + alpha_mean)``, i.e.
+      ``Ridge(alpha=kappa * n)`` with the same sample weights; the shared and
+      task parts split ``w`` in the ratio ``alpha : alpha_mean``.
+
+    Read more in DESIGN section 3 (objectives) and section 2 (data formats).
+
+    Parameters
+    ----------
+    alpha : float, default=1.0
+        Strength of the pull of every task towards the shared mean (penalty
+        on the deviations ``v_t``). Larger values share more.
+    alpha_mean : float, default=0.01
+        Strength of the ridge penalty on the shared mean ``w_0``. The shared
+        mean is estimated from the rows of all tasks, so it needs little
+        shrinkage; the default is small but positive so that the solution is
+        unique (collinear or constant features, more features than rows).
+        On tasks of 100 rows it shrinks the shared mean as much as ``Ridge``'s
+        default ``alpha=1.0`` shrinks a fit on them (Ridge sums the squared
+        errors, skmtl averages them per task: ``Ridge(alpha=0.01 * n_t)``).
+        On School, cross-validated scores hardly depend on it
+        (:class:`MeanRegularizedRegressorCV` searches it when it matters).
+    fit_intercept : bool, default=True
+        Fit an unpenalised intercept ``b_t`` per task. If False, the data are
+        expected to be centred.
+    task_column : hashable or None, default=None
+        Long format: name (DataFrame) or integer position (array) of the
+        column of ``X`` that holds each row's task; ``y`` is 1-D. ``None``:
+        wide format (``y`` is 2-D, one column per task, ``NaN`` = not
+        observed) or a single task (``y`` is 1-D).
+    solver : {"auto", "closed_form", "lbfgs", "cvxpy"}, default="auto"
+        - "closed_form": exact; one ``p x p`` system plus per-task
+          eigendecompositions, cost linear in the number of tasks.
+        - "lbfgs": iterative (``skmtl.solvers.lbfgs``); memory linear in the
+          number of non-zeros of ``X``, for very many features.
+        - "cvxpy": the reference formulation in cvxpy; slow, for checking.
+        - "auto": "closed_form" unless ``n_features > 5000``, then "lbfgs".
+    tol : float, default=1e-6
+        Stopping tolerance of the "lbfgs" solver: a bound on the sup-norm of
+        the objective's gradient (see ``skmtl.solvers.lbfgs``). The "cvxpy"
+        solver uses ``min(tol, 1e-8)`` as its conic tolerance. The closed form
+        is exact and ignores it.
+    max_iter : int, default=1000
+        Maximum number of iterations of the "lbfgs" solver.
+    unknown_task : {"error", "shared"}, default="error"
+        What ``predict`` does with rows of a task not seen in ``fit`` (long
+        format): raise a ``ValueError`` naming the tasks, or predict them with
+        the shared model ``x . shared_coef_ + shared_intercept_``.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_tasks, n_features)
+        Task coefficients ``w_t = w_0 + v_t``, rows in the order of ``tasks_``.
+    intercept_ : ndarray of shape (n_tasks,)
+        Task intercepts ``b_t`` (zeros if ``fit_intercept=False``).
+    shared_coef_ : ndarray of shape (n_features,)
+        The shared mean ``w_0``.
+    shared_intercept_ : float
+        Unweighted mean of ``intercept_`` (every task weighs the same in the
+        objective); the intercept of a task not seen in ``fit``.
+    n_iter_ : int
+        Iterations of the solver; the closed form, one direct solve, reports 1
+        (sklearn's convention that an estimator with ``max_iter`` reports at
+        least one iteration).
+    solver_ : str
+        The solver used.
+    tasks_ : ndarray of shape (n_tasks,)
+        Task labels seen in ``fit``.
+    n_tasks_ : int
+        Number of tasks.
+    task_column_ : hashable or None
+        Resolved task column (name for a DataFrame, position for an array).
+    n_features_in_ : int
+        Number of features (task column excluded).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names (task column excluded); only when ``X`` has string
+        column names.
+
+    See Also
+    --------
+    MeanRegularizedRegressorCV : Chooses ``alpha`` and ``alpha_mean`` by
+        task-aware cross-validation.
+    sklearn.linear_model.Ridge : The single-task twin.
+
+    Notes
+    -----
+    The closed form (``skmtl.solvers.closed_form``) eliminates the intercepts
+    by per-task weighted centring, eigendecomposes each task's centred Gram
+    matrix (or kernel matrix when the task has fewer rows than features) and
+    solves one ``p x p`` system for ``w_0``: time and memory grow linearly
+    with the number of tasks; sparse ``X`` is never densified.
+
+    Zero strengths are limits, solved in the minimum-norm sense of
+    ``numpy.linalg.lstsq`` where the problem is singular: ``alpha=0`` gives
+    every task its own least-squares fit (as ``LinearRegression``), with
+    ``shared_coef_ = 0`` if ``alpha_mean > 0`` and, if ``alpha_mean = 0``
+    too, the average of the task coefficients; ``alpha_mean=0`` leaves
+    ``w_0`` unpenalised (and 0 along directions no task's data sees).
+
+    References
+    ----------
+    T. Evgeniou and M. Pontil. Regularized multi-task learning. In Proceedings
+    of the 10th ACM SIGKDD International Conference on Knowledge Discovery and
+    Data Mining (KDD), pages 109-117, 2004.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl.linear_model import MeanRegularizedRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> task = np.repeat([0, 1, 2], 20)
+    >>> features = rng.normal(size=(60, 2))
+    >>> y = features @ [1.0, -2.0] + 0.3 * task * features[:, 0] + task
+    >>> X = np.column_stack([task, features])
+    >>> model = MeanRegularizedRegressor(alpha=0.1, task_column=0).fit(X, y)
+    >>> model.coef_.shape, model.shared_coef_.shape
+    ((3, 2), (2,))
+    >>> model.predict(np.array([[2, 1.0, 0.0]])).round(1)
+    array([3.6])
+    >>> round(model.score(X, y), 3)
+    1.0
+    """
+
+    _parameter_constraints: dict = {
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "alpha_mean": [Interval(Real, 0, None, closed="left")],
+        "solver": [StrOptions({"auto", "closed_form", "lbfgs", "cvxpy"})],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        **_SHARED_CONSTRAINTS,
+    }
+
+    def __init__(
+        self,
+        alpha=1.0,
+        alpha_mean=0.01,
+        *,
+        fit_intercept=True,
+        task_column=None,
+        solver="auto",
+        tol=1e-6,
+        max_iter=1000,
+        unknown_task="error",
+    ):
+        self.alpha = alpha
+        self.alpha_mean = alpha_mean
+        self.fit_intercept = fit_intercept
+        self.task_column = task_column
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.unknown_task = unknown_task
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the task coefficients, the shared mean and the intercepts.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
+            Features; in long format with the task column.
+        y : array-like of shape (n_samples,) or (n_samples, n_tasks)
+            Targets: 1-D in long and single format, 2-D with ``NaN`` for
+            unobserved targets in wide format.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights ``s_i``.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        data = check_task_data(
+            self, X, y, task_column=self.task_column, sample_weight=sample_weight
+        )
+        solver = self._resolve_solver(data)
+        # The iterative solvers warn (ConvergenceWarning) when they miss tol.
+        result = self._solve(solver, data)
+        self._set_solution(result.extra["shared_coef"], result.coef, result.intercept)
+        # One direct solve counts as one iteration (sklearn: n_iter_ >= 1).
+        self.n_iter_ = max(int(result.n_iter), 1)
+        self.solver_ = solver
+        return self
+
+    def _resolve_solver(self, data):
+        if self.solver != "auto":
+            return self.solver
+        if data.n_features > LBFGS_MIN_FEATURES:
+            return "lbfgs"
+        return "closed_form"
+
+    def _solve(self, solver, data):
+        strengths = {"alpha": float(self.alpha), "alpha_mean": float(self.alpha_mean)}
+        if solver == "closed_form":
+            return solve_mean_regularized_closed_form(
+                data, fit_intercept=self.fit_intercept, **strengths
+            )
+        if solver == "cvxpy":
+            from ..solvers.cvxpy import solve_mean_regularized_cvxpy
+
+            return solve_mean_regularized_cvxpy(
+                data,
+                "squared",
+                fit_intercept=self.fit_intercept,
+                tol=min(self.tol, 1e-8),
+                **strengths,
+            )
+        from ..solvers.lbfgs import solve_mean_regularized
+
+        return solve_mean_regularized(
+            data,
+            SquaredLoss(),
+            fit_intercept=self.fit_intercept,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            **strengths,
+        )
+
+
+def _check_grid(values, name):
+    values = check_array(
+        values, ensure_2d=False, dtype=np.float64, input_name=name, ensure_min_samples=1
+    )
+    if values.ndim != 1 or np.any(values < 0):
+        raise ValueError(
+            f"{name} must be a 1-D sequence of non-negative floats; got {values!r}."
+        )
+    return values
+
+
+class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
+    """Mean-regularised multi-task regression with strengths chosen by CV.
+
+    Cross-validates :class:`MeanRegularizedRegressor` over the grid
+    ``alphas x alpha_means`` and refits the best pair on all the data. The
+    objective is
+
+        sum_t (1 / n_t) sum_{i in t} s_i 0.5 (y_i - x_i . w_t - b_t)^2
+        + (alpha / 2) sum_t ||v_t||^2 + (alpha_mean / 2) ||w_0||^2
+
+    with ``w_t = w_0 + v_t`` (see :class:`MeanRegularizedRegressor` for the
+    limits and their mappings to ``Ridge``). Each training fold is factorised
+    once (one eigendecomposition per task, as ``RidgeCV`` reuses its SVD);
+    every grid point then costs one ``p x p`` eigendecomposition per
+    ``alpha`` and diagonal work per task, not a new fit. The scores are those
+    :class:`~sklearn.model_selection.GridSearchCV` computes over the same
+    folds, and ties go to the first best point in its order (``alpha``
+    outer, ``alpha_mean`` inner), so both select the same point.
+
+    Parameters
+    ----------
+    alphas : array-like of shape (n_alphas,), default=(0.01, 0.1, 1, 10, 100)
+        Candidate strengths of the pull towards the shared mean.
+    alpha_means : array-like of shape (n_alpha_means,), \
+            default=(0.001, 0.01, 0.1, 1)
+        Candidate strengths of the ridge penalty on the shared mean.
+    fit_intercept : bool, default=True
+        Fit an unpenalised intercept per task.
+    task_column : hashable or None, default=None
+        Column of ``X`` holding each row's task (long format); ``None`` for
+        wide or single-task data. See :class:`MeanRegularizedRegressor`.
+    cv : int, cross-validation generator or iterable, default=None
+        ``None`` or an int ``k``: ``skmtl.model_selection.TaskKFold(k,
+        task_column=task_column)`` (5 folds for ``None``): in long format the
+        rows of every task are split, so that every task is in every training
+        and test fold; in wide and single format this is ``KFold(k)``.
+        A splitter or an iterable of ``(train, test)`` index arrays is used
+        as given (see :func:`sklearn.model_selection.check_cv`); every task
+        of a test fold must then be in its training fold unless
+        ``unknown_task="shared"``.
+    scoring : str or callable, default=None
+        ``None``: the estimator's :meth:`score` (pooled R^2 in long format).
+        A scorer name or callable as for ``GridSearchCV``.
+    unknown_task : {"error", "shared"}, default="error"
+        What ``predict`` does with rows of tasks not seen in ``fit``.
+
+    Attributes
+    ----------
+    alpha_ : float
+        Selected ``alpha``.
+    alpha_mean_ : float
+        Selected ``alpha_mean``.
+    best_score_ : float
+        Mean cross-validated score of the selected pair.
+    cv_results_ : dict of ndarrays
+        As ``GridSearchCV.cv_results_``: ``params``, ``param_alpha``,
+        ``param_alpha_mean``, ``split{k}_test_score``, ``mean_test_score``,
+        ``std_test_score``, ``rank_test_score``.
+    coef_ : ndarray of shape (n_tasks, n_features)
+        Task coefficients refitted on all data with the selected strengths.
+    intercept_ : ndarray of shape (n_tasks,)
+        Task intercepts.
+    shared_coef_ : ndarray of shape (n_features,)
+        Shared mean ``w_0``.
+    shared_intercept_ : float
+        Unweighted mean of ``intercept_``.
+    n_iter_ : int
+        1: the refit is one exact, direct solve.
+    solver_ : str
+        ``"closed_form"``.
+    tasks_ : ndarray of shape (n_tasks,)
+        Task labels seen in ``fit``.
+    n_tasks_ : int
+        Number of tasks.
+    task_column_ : hashable or None
+        Resolved task column.
+    n_features_in_ : int
+        Number of features (task column excluded).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names (task column excluded); only when ``X`` has string
+        column names.
+
+    See Also
+    --------
+    MeanRegularizedRegressor : The model with fixed strengths.
+    sklearn.linear_model.RidgeCV : The single-task twin.
+
+    References
+    ----------
+    T. Evgeniou and M. Pontil. Regularized multi-task learning. In Proceedings
+    of the 10th ACM SIGKDD International Conference on Knowledge Discovery and
+    Data Mining (KDD), pages 109-117, 2004.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl.linear_model import MeanRegularizedRegressorCV
+    >>> rng = np.random.default_rng(0)
+    >>> task = np.repeat([0, 1, 2], 30)
+    >>> features = rng.normal(size=(90, 3))
+    >>> y = features @ [1.0, -2.0, 0.5] + 0.2 * task * features[:, 0]
+    >>> y = y + 0.1 * rng.normal(size=90)
+    >>> X = np.column_stack([task, features])
+    >>> model = MeanRegularizedRegressorCV(task_column=0).fit(X, y)
+    >>> model.alpha_, model.alpha_mean_
+    (0.1, 0.001)
+    >>> sorted(model.cv_results_)[:3]
+    ['mean_test_score', 'param_alpha', 'param_alpha_mean']
+    >>> model.coef_.shape
+    (3, 3)
+    """
+
+    _parameter_constraints: dict = {
+        "alphas": ["array-like"],
+        "alpha_means": ["array-like"],
+        "cv": ["cv_object"],
+        "scoring": [StrOptions(set(get_scorer_names())), callable, None],
+        **_SHARED_CONSTRAINTS,
+    }
+
+    def __init__(
+        self,
+        alphas=(0.01, 0.1, 1.0, 10.0, 100.0),
+        alpha_means=(0.001, 0.01, 0.1, 1.0),
+        *,
+        fit_intercept=True,
+        task_column=None,
+        cv=None,
+        scoring=None,
+        unknown_task="error",
+    ):
+        self.alphas = alphas
+        self.alpha_means = alpha_means
+        self.fit_intercept = fit_intercept
+        self.task_column = task_column
+        self.cv = cv
+        self.scoring = scoring
+        self.unknown_task = unknown_task
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Cross-validate the grid of strengths, then refit the best pair.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
+            Features; in long format with the task column.
+        y : array-like of shape (n_samples,) or (n_samples, n_tasks)
+            Targets (2-D with ``NaN`` for unobserved targets in wide format).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, used by every fit and by the test scores when the
+            scorer accepts them (as ``GridSearchCV`` does since scikit-learn
+            1.7).
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        alphas = _check_grid(self.alphas, "alphas")
+        alpha_means = _check_grid(self.alpha_means, "alpha_means")
+        data = check_task_data(
+            self, X, y, task_column=self.task_column, sample_weight=sample_weight
+        )
+        X, y, sample_weight = indexable(X, y, sample_weight)
+        splits = list(self._check_cv().split(X, y))
+        scores = np.empty((len(alphas) * len(alpha_means), len(splits)))
+        for k, (train, test) in enumerate(splits):
+            scores[:, k] = self._fold_scores(
+                X, y, sample_weight, train, test, alphas, alpha_means
+            )
+        self.cv_results_ = _cv_results(scores, alphas, alpha_means)
+        best = int(np.argmin(self.cv_results_["rank_test_score"]))
+        self.alpha_ = float(self.cv_results_["params"][best]["alpha"])
+        self.alpha_mean_ = float(self.cv_results_["params"][best]["alpha_mean"])
+        self.best_score_ = float(self.cv_results_["mean_test_score"][best])
+        factorization = MeanRegularizedFactorization(
+            data, fit_intercept=self.fit_intercept
+        )
+        self._set_solution(*factorization.solve(self.alpha_, self.alpha_mean_))
+        self.n_iter_ = 1
+        self.solver_ = "closed_form"
+        return self
+
+    def _check_cv(self):
+        if self.cv is None or isinstance(self.cv, Integral):
+            from ..model_selection import TaskKFold
+
+            n_splits = 5 if self.cv is None else int(self.cv)
+            return TaskKFold(n_splits, task_column=self.task_column)
+        return check_cv(self.cv)
+
+    def _fold_model(self):
+        return MeanRegularizedRegressor(
+            fit_intercept=self.fit_intercept,
+            task_column=self.task_column,
+            unknown_task=self.unknown_task,
+            solver="closed_form",
+        )
+
+    def _fold_scores(self, X, y, sample_weight, train, test, alphas, alpha_means):
+        """Test scores of one fold for the whole grid, ``alpha`` outer."""
+        model = self._fold_model()
+        data = check_task_data(
+            model,
+            _safe_indexing(X, train),
+            _safe_indexing(y, train),
+            task_column=self.task_column,
+            sample_weight=None
+            if sample_weight is None
+            else _safe_indexing(sample_weight, train),
+        )
+        factorization = MeanRegularizedFactorization(
+            data, fit_intercept=self.fit_intercept
+        )
+        X_test, y_test = _safe_indexing(X, test), _safe_indexing(y, test)
+        scorer = check_scoring(model, scoring=self.scoring)
+        score_params = {}
+        if sample_weight is not None and _accepts_sample_weight(scorer):
+            score_params["sample_weight"] = _safe_indexing(sample_weight, test)
+        fast_targets = self._fast_score_targets(y_test)
+        if fast_targets is not None:
+            predict_data = check_predict_data(
+                model, X_test, allow_unknown=self.unknown_task == "shared"
+            )
+        model.n_iter_, model.solver_ = 1, "closed_form"
+        scores = []
+        for alpha in alphas:
+            path = factorization.solve_path(alpha, alpha_means)
+            if fast_targets is not None:
+                predictions = _path_predictions(predict_data, *path)
+                scores.extend(_r2_path(fast_targets, predictions, **score_params))
+                continue
+            for j, alpha_mean in enumerate(alpha_means):
+                model.set_params(alpha=float(alpha), alpha_mean=float(alpha_mean))
+                model._set_solution(path[0][j], path[1][j], path[2][j])
+                scores.append(scorer(model, X_test, y_test, **score_params))
+        return scores
+
+    def _fast_score_targets(self, y_test):
+        """Test targets as a 2-D float array if the vectorised R^2 applies.
+
+        That is the default scoring (``score``, an R^2) when every task has at
+        least two observed test targets; otherwise ``None`` and the scorer is
+        called per grid point, exactly as GridSearchCV would.
+        """
+        if self.scoring is not None:
+            return None
+        targets = check_array(
+            y_test, ensure_2d=False, ensure_all_finite="allow-nan", input_name="y"
+        )
+        targets = targets.reshape(len(targets), -1)
+        if np.any(np.sum(~np.isnan(targets), axis=0) < 2):
+            return None
+        return targets
+
+
+def _accepts_sample_weight(scorer):
+    """Whether GridSearchCV would pass ``sample_weight`` to this scorer."""
+    accepts = getattr(scorer, "_accept_sample_weight", None)
+    if accepts is not None:
+        return accepts()
+    return "sample_weight" in inspect.signature(scorer).parameters
+
+
+def _path_predictions(predict_data, shared_coef, coef, intercept):
+    """Predictions of every path point, shape (n_path, n_samples, n_outputs).
+
+    The vectorised counterpart of ``predict`` for the models of one
+    :meth:`MeanRegularizedFactorization.solve_path` call.
+    """
+    X = predict_data.X
+    n_path, n_tasks, n_features = coef.shape
+    if predict_data.layout == "wide":
+        flat = safe_sparse_dot(
+            X, coef.reshape(n_path * n_tasks, n_features).T, dense_output=True
+        ) + intercept.reshape(-1)
+        return flat.reshape(X.shape[0], n_path, n_tasks).transpose(1, 0, 2)
+    if predict_data.layout == "single":
+        predictions = safe_sparse_dot(X, coef[:, 0, :].T, dense_output=True)
+        return (predictions + intercept[:, 0]).T[:, :, None]
+    # Long format; the shared model is appended as task n_tasks, for the rows
+    # of unknown tasks (index -1).
+    all_coef = np.concatenate([coef, shared_coef[:, None, :]], axis=1)
+    all_intercept = np.column_stack([intercept, intercept.mean(axis=1)])
+    task_index = np.where(predict_data.task_index < 0, n_tasks, predict_data.task_index)
+    predictions = np.empty((n_path, X.shape[0]))
+    if sp.issparse(X):
+        for t, rows in per_task_rows(task_index, n_tasks + 1):
+            predictions[:, rows] = (
+                safe_sparse_dot(all_coef[:, t, :], X[rows].T, dense_output=True)
+                + all_intercept[:, t, None]
+            )
+        return predictions[:, :, None]
+    # Dense: gather every row's coefficients, in chunks of bounded memory.
+    step = max(1, 2**20 // (n_path * n_features))
+    for start in range(0, X.shape[0], step):
+        rows = slice(start, start + step)
+        index = task_index[rows]
+        predictions[:, rows] = (
+            np.einsum("ip,mip->mi", X[rows], all_coef[:, index])
+            + all_intercept[:, index]
+        )
+    return predictions[:, :, None]
+
+
+def _r2_path(targets, predictions, sample_weight=None):
+    """``r2_score`` (observed targets, uniform average) of every path point.
+
+    Parameters
+    ----------
+    targets : ndarray of shape (n_samples, n_outputs)
+        ``NaN`` marks an unobserved target.
+    predictions : ndarray of shape (n_path, n_samples, n_outputs)
+    sample_weight : ndarray of shape (n_samples,), default=None
+
+    Returns
+    -------
+    scores : ndarray of shape (n_path,)
+    """
+    observed = ~np.isnan(targets)
+    weight = np.ones(len(targets)) if sample_weight is None else sample_weight
+    weight = np.where(observed, np.asarray(weight, dtype=np.float64)[:, None], 0.0)
+    filled = np.where(observed, targets, 0.0)
+    residuals = filled - predictions
+    numerator = np.sum(weight * residuals * residuals, axis=1)
+    means = np.sum(weight * filled, axis=0) / np.sum(weight, axis=0)
+    deviations = filled - means
+    denominator = np.sum(weight * deviations * deviations, axis=0)
+    # sklearn's force_finite convention: 1 for a perfect fit of a constant,
+    # 0 for an imperfect one.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = 1.0 - numerator / denominator
+    constant = denominator == 0
+    scores[:, constant] = np.where(numerator[:, constant] == 0, 1.0, 0.0)
+    scores[numerator == 0] = 1.0
+    return scores.mean(axis=1)
+
+
+def _cv_results(scores, alphas, alpha_means):
+    """``cv_results_`` as GridSearchCV builds it, from (candidates, splits)."""
+    params = [
+        {"alpha": float(alpha), "alpha_mean": float(alpha_mean)}
+        for alpha in alphas
+        for alpha_mean in alpha_means
+    ]
+    results = {"params": params}
+    for name in ("alpha", "alpha_mean"):
+        values = np.array([p[name] for p in params])
+        results[f"param_{name}"] = np.ma.MaskedArray(values, mask=False)
+    for k in range(scores.shape[1]):
+        results[f"split{k}_test_score"] = scores[:, k]
+    means = np.average(scores, axis=1)
+    results["mean_test_score"] = means
+    results["std_test_score"] = np.sqrt(
+        np.average((scores - means[:, None]) ** 2, axis=1)
+    )
+    results["rank_test_score"] = _rank(means)
+    return results
+
+
+def _rank(means):
+    """Rank 1 = best, NaN tied with the worst (GridSearchCV's convention)."""
+    from scipy.stats import rankdata
+
+    if np.isnan(means).all():
+        return np.ones_like(means, dtype=np.int32)
+    filled = np.where(np.isnan(means), np.nanmin(means) - 1, means)
+    return rankdata(-filled, method="min").astype(np.int32)
