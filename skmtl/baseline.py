@@ -163,7 +163,7 @@ class PerTaskEstimator(_TaskWrapperBase):
         The tasks' ``intercept_`` stacked, when every fitted clone has one.
     n_features_in_ : int
         Number of features, task column excluded.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, task column excluded (DataFrame input only).
 
     See Also
@@ -364,7 +364,7 @@ class PooledEstimator(_TaskWrapperBase):
         Classes (classifiers only).
     n_features_in_ : int
         Number of features, task column excluded.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, task column excluded (DataFrame input only).
 
     See Also

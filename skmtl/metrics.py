@@ -5,7 +5,7 @@ scikit-learn metric to the rows of each task, :func:`task_averaged_score`
 averages those scores over tasks, and :func:`make_task_scorer` turns that
 average into a scorer for :class:`~sklearn.model_selection.GridSearchCV` and
 :func:`~sklearn.model_selection.cross_val_score`. Both data formats of skmtl
-are understood (DESIGN section 2):
+are understood (see :ref:`data_formats`):
 
 - **long**: ``y_true`` and ``y_pred`` are 1-D and ``tasks`` gives the task
   label of every row;

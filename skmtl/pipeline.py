@@ -76,7 +76,7 @@ class TaskColumnPassthrough(
         position otherwise; ``None`` without a task column.
     n_features_in_ : int
         Number of columns of ``X`` seen during fit, task column included.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names of ``X`` seen during fit, task column included. Defined
         only when ``X`` has column names that are all strings.
 

@@ -148,14 +148,14 @@ def make_multitask_regression(
 
     Every task t has coefficients ``w_t`` that are nonzero on the same
     ``n_informative`` features (the true support of joint feature selection)
-    and zero elsewhere. On the support,
+    and zero elsewhere. On the support::
 
         w_t = sqrt(r) * w_0 + sqrt(1 - r) * v_t,
 
     with ``r = task_relatedness`` and ``w_0``, ``v_t`` independent standard
     normal vectors, so every ``w_t`` is standard normal and two tasks'
     coefficients have correlation ``r``: ``r = 1`` gives identical tasks,
-    ``r = 0`` independent ones. Features are independent standard normal and
+    ``r = 0`` independent ones. Features are independent standard normal and::
 
         y = x . w_t + noise * e,   e ~ N(0, 1).
 

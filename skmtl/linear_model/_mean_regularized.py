@@ -85,7 +85,7 @@ class MeanRegularizedRegressor(_MeanRegularizedRegressorBase):
 
     Each task ``t`` has coefficients ``w_t = w_0 + v_t``: a shared mean
     ``w_0`` plus a task deviation ``v_t`` (Evgeniou & Pontil, 2004), and an
-    unpenalised intercept ``b_t``. The objective is
+    unpenalised intercept ``b_t``. The objective is::
 
         sum_t (1 / n_t) sum_{i in t} s_i 0.5 (y_i - x_i . w_t - b_t)^2
         + (alpha / 2) sum_t ||v_t||^2 + (alpha_mean / 2) ||w_0||^2
@@ -110,7 +110,7 @@ class MeanRegularizedRegressor(_MeanRegularizedRegressorBase):
       ``Ridge(alpha=kappa * n)`` with the same sample weights; the shared and
       task parts split ``w`` in the ratio ``alpha : alpha_mean``.
 
-    Read more in DESIGN section 3 (objectives) and section 2 (data formats).
+    Read more in the :ref:`User Guide <mean_regularized>`.
 
     Parameters
     ----------
@@ -179,7 +179,7 @@ class MeanRegularizedRegressor(_MeanRegularizedRegressorBase):
         Resolved task column (name for a DataFrame, position for an array).
     n_features_in_ : int
         Number of features (task column excluded).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names (task column excluded); only when ``X`` has string
         column names.
 
@@ -340,7 +340,7 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
 
     Cross-validates :class:`MeanRegularizedRegressor` over the grid
     ``alphas x alpha_means`` and refits the best pair on all the data. The
-    objective is
+    objective is::
 
         sum_t (1 / n_t) sum_{i in t} s_i 0.5 (y_i - x_i . w_t - b_t)^2
         + (alpha / 2) sum_t ||v_t||^2 + (alpha_mean / 2) ||w_0||^2
@@ -413,7 +413,7 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
         Resolved task column.
     n_features_in_ : int
         Number of features (task column excluded).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names (task column excluded); only when ``X`` has string
         column names.
 

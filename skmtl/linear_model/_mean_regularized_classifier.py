@@ -25,7 +25,7 @@ class MeanRegularizedClassifier(
 
     Every task ``t`` has its own linear model ``w_t = w_0 + v_t``,
     ``b_t = b_0 + c_t``: a shared part ``(w_0, b_0)`` and a task offset
-    ``(v_t, c_t)``. The objective (DESIGN section 3 notation) is::
+    ``(v_t, c_t)``. The objective is::
 
         minimise  sum_t (1 / n_t) sum_{i in t} s_i loss(y_i, x_i . w_t + b_t)
                   + (alpha / 2) sum_t (||v_t||^2 + ||c_t||^2)
@@ -107,7 +107,7 @@ class MeanRegularizedClassifier(
         The resolved task column.
     n_features_in_ : int
         Number of features (task column excluded).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features, when ``X`` is a DataFrame with string names.
 
     See Also
