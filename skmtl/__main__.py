@@ -1,181 +1,1122 @@
-"""The command line: ``skmtl compare`` (also ``python -m skmtl compare``)."""
+"""The command line: ``skmtl compare`` (also ``python -m skmtl compare``).
+
+``skmtl compare`` answers a data analyst's question about a table with a task
+column: does multi-task learning help, for which tasks, and by how much? It
+reads the table, prepares it as a user would expect (one-hot encoding of
+categorical columns, imputation and standardisation inside every training
+part, rows with a missing target dropped), prints every such decision, runs
+the protocol of :mod:`skmtl._compare` and prints a table; ``--json``,
+``--plot`` and ``--save-model`` write every number, a figure and the refitted
+best model.
+
+A problem with the input is reported as one line on stderr starting with
+``skmtl compare: error:`` and exit status 2; any other failure as one line and
+exit status 1. Set the environment variable ``SKMTL_DEBUG=1`` to get the
+traceback instead.
+"""
 
 import argparse
 import json
+import os
+import pickle
+import shlex
 import sys
+import textwrap
+import time
+from contextlib import nullcontext
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__
+from ._compare import (
+    LOGISTIC_FOLDS,
+    MODELS,
+    MTGP_MAX_TRAINING_ROWS,
+    CompareError,
+    Dataset,
+    ModelResult,
+    Split,
+    best_result,
+    build_model,
+    check_enough_rows,
+    format_results,
+    inner_folds_for,
+    make_splits,
+    metric_names,
+    one_hot_encoder,
+    one_line,
+    run_comparison,
+    training_size,
+    unavailable_reason,
+)
+
+#: Kept for callers of the first version of this module.
+UsageError = CompareError
+
+SCHOOL_SOURCE = "School (bundled)"
+CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip")
+TSV_SUFFIXES = (".tsv", ".tsv.gz", ".tab")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+DEFAULT_N_SPLITS = 10
+DEFAULT_TEST_SIZE = 0.25
 
 _EPILOG = """examples:
   skmtl compare
-      School data (139 schools), every model, 10 random 75/25 within-school splits
-  skmtl compare --n-splits 3 --models per-task pooled
-  skmtl compare --data sales.csv --target units --task-column store --json out.json
-"""
+      School data (139 schools): the per-task and pooled baselines against the
+      multi-task models, 10 random 75/25 splits within every school
+  skmtl compare --n-splits 3 --models per-task mean-regularized --plot school.png
+  skmtl compare --data sales.csv --target units --task-column store \\
+      --json sales.json --plot sales.png --save-model sales.pkl
+  skmtl compare --data labels.parquet --targets spam urgent personal --cv 5
+      wide data: one target column per task, all tasks on the same rows
+
+models:
+""" + "\n".join(f"  {name:<17} {spec.description}" for name, spec in MODELS.items())
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keep option names whole when wrapping help text (no break at hyphens)."""
+
+    def _split_lines(self, text, width):
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like every other error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _parser():
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="skmtl", description="Multi-task learning for tabular data."
     )
     parser.add_argument("--version", action="version", version=f"skmtl {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     compare = commands.add_parser(
         "compare",
-        help="compare multi-task models with the per-task and pooled baselines",
-        description=(
-            "Fit every model on repeated random train/test splits made within "
-            "each task and print the pooled explained variance (R^2 of all test "
-            "rows) and RMSE of each. Features are standardised inside each "
-            "training part; hyper-parameters are chosen by cross-validation on "
-            "the training part only."
+        help="does multi-task learning help on my table? compare it with baselines",
+        description=textwrap.fill(
+            "Compare multi-task models with the per-task baseline (one model per "
+            "task) and the pooled baseline (one model for all rows) on repeated "
+            "train/test splits made within every task. Categorical columns are "
+            "one-hot encoded; missing feature values are imputed and numeric "
+            "columns standardised inside each training part; every "
+            "hyper-parameter is chosen by cross-validation within every task on "
+            "the training part only. Prints each decision and a table: the "
+            "score (explained variance or accuracy) and error (RMSE or "
+            "log-loss) of every model, mean +- std over splits, its fit time, "
+            "and on how many tasks it beats the per-task baseline.",
+            width=79,
+            break_on_hyphens=False,
         ),
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
-    compare.add_argument(
-        "--data", type=Path, help="CSV file (default: the bundled School data)"
-    )
-    compare.add_argument("--target", help="target column of --data")
-    compare.add_argument("--task-column", help="task column of --data")
-    compare.add_argument(
-        "--models",
-        nargs="+",
-        metavar="MODEL",
-        help="models to compare (default: all available)",
-    )
-    compare.add_argument(
-        "--n-splits", type=int, default=10, help="number of random splits (10)"
-    )
-    compare.add_argument(
-        "--test-size",
-        type=float,
-        default=0.25,
-        help="fraction of each task's rows used for testing (0.25)",
-    )
-    compare.add_argument(
-        "--random-state", type=int, default=0, help="seed of the splits (0)"
-    )
-    compare.add_argument("--json", type=Path, help="write every number to this file")
-    compare.add_argument("--quiet", action="store_true", help="print only the table")
+    _data_arguments(compare)
+    _protocol_arguments(compare)
+    _output_arguments(compare)
     return parser
 
 
-class UsageError(Exception):
-    """A problem with the user's input, reported as one line."""
+def _data_arguments(compare):
+    group = compare.add_argument_group("data (default: the bundled School data)")
+    group.add_argument(
+        "--data",
+        type=Path,
+        metavar="PATH",
+        help="CSV (.csv, .csv.gz, .tsv) or Parquet (.parquet) file with one row "
+        "per example. Example: --data sales.csv",
+    )
+    group.add_argument(
+        "--target",
+        metavar="COL",
+        help="target column, with --task-column (long format: tasks have their "
+        "own rows). Example: --target units",
+    )
+    group.add_argument(
+        "--task-column",
+        metavar="COL",
+        help="column naming the task of each row. Example: --task-column store",
+    )
+    group.add_argument(
+        "--targets",
+        nargs="+",
+        metavar="COL",
+        help="instead of --target and --task-column: one target column per task, "
+        "all tasks on the same rows (wide format; an empty cell is a target not "
+        "observed). Example: --targets sales_a sales_b sales_c",
+    )
+    _target_kind_arguments(group)
+    _feature_arguments(group)
+
+
+def _target_kind_arguments(group):
+    kind = group.add_mutually_exclusive_group()
+    kind.add_argument(
+        "--classification",
+        action="store_true",
+        help="treat the target as classes (automatic when it is text, "
+        "categorical or only 0/1); scores are accuracy and log-loss",
+    )
+    kind.add_argument(
+        "--regression",
+        action="store_true",
+        help="treat a 0/1 target as numbers; scores are R^2 and RMSE",
+    )
+
+
+def _feature_arguments(group):
+    group.add_argument(
+        "--categorical",
+        nargs="+",
+        metavar="COL",
+        default=[],
+        help="numeric columns to one-hot encode as categories (text columns "
+        "always are). Example: --categorical store_type region_code",
+    )
+    group.add_argument(
+        "--max-categories",
+        type=int,
+        default=20,
+        metavar="N",
+        help="at most N indicator columns per categorical column; rarer "
+        "categories share one (default: 20). Example: --max-categories 50",
+    )
+    group.add_argument(
+        "--impute",
+        choices=("mean", "median", "none"),
+        default="mean",
+        help="how missing numeric feature values are filled in, from the "
+        "training part of each split; 'none' refuses missing values (default: "
+        "mean). Example: --impute median",
+    )
+
+
+def _protocol_arguments(compare):
+    group = compare.add_argument_group("protocol")
+    group.add_argument(
+        "--models",
+        nargs="+",
+        metavar="MODEL",
+        help=f"models to compare, among {', '.join(MODELS)} (default: all that "
+        "apply). Example: --models per-task pooled mean-regularized",
+    )
+    group.add_argument(
+        "--n-splits",
+        type=int,
+        metavar="N",
+        help=f"number of random train/test splits within every task (default: "
+        f"{DEFAULT_N_SPLITS}). Example: --n-splits 3",
+    )
+    group.add_argument(
+        "--test-size",
+        type=float,
+        metavar="F",
+        help="fraction of every task's rows held out for testing in a random "
+        f"split (default: {DEFAULT_TEST_SIZE}). Example: --test-size 0.2",
+    )
+    group.add_argument(
+        "--cv",
+        type=int,
+        metavar="K",
+        help="instead of random splits: K-fold cross-validation within every "
+        "task, each row tested once. Example: --cv 5",
+    )
+    group.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed: split k uses N + k (default: 0). Example: --random-state 42",
+    )
+    group.add_argument(
+        "--n-jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="fits run in parallel (joblib); -1 for every core (default: 1). "
+        "Example: --n-jobs 2",
+    )
+    group.add_argument(
+        "--mtgp-max-rows",
+        type=int,
+        default=MTGP_MAX_TRAINING_ROWS,
+        metavar="N",
+        help="skip the multi-task GP above N training rows: its cost grows as "
+        f"N^3 (default: {MTGP_MAX_TRAINING_ROWS}). Example: --mtgp-max-rows 2000",
+    )
+
+
+def _output_arguments(compare):
+    group = compare.add_argument_group("output")
+    group.add_argument(
+        "--json",
+        type=Path,
+        metavar="PATH",
+        help="write every number and the exact settings. Example: --json out.json",
+    )
+    group.add_argument(
+        "--plot",
+        type=Path,
+        metavar="PATH",
+        help="save a figure: per-task scores of the best multi-task model "
+        "against the per-task baseline, scores over splits, features selected "
+        'by the joint-feature model (needs matplotlib: pip install "skmtl[plot]"). '
+        "Example: --plot out.png",
+    )
+    group.add_argument(
+        "--save-model",
+        type=Path,
+        metavar="PATH",
+        help="refit the best model on all rows and pickle it (a scikit-learn "
+        "Pipeline: preprocessing and model). Example: --save-model best.pkl",
+    )
+    group.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print only the table: no decisions, no progress bar",
+    )
+
+
+# --------------------------------------------------------------------------
+# settings
+# --------------------------------------------------------------------------
+
+
+def _check_settings(args):
+    """Resolve defaults and reject impossible combinations, before any work."""
+    if args.cv is not None:
+        if args.n_splits is not None or args.test_size is not None:
+            raise CompareError(
+                "--cv K replaces --n-splits and --test-size; give one or the other."
+            )
+        if args.cv < 2:
+            raise CompareError(f"--cv must be at least 2, got {args.cv}.")
+    else:
+        args.n_splits = DEFAULT_N_SPLITS if args.n_splits is None else args.n_splits
+        args.test_size = DEFAULT_TEST_SIZE if args.test_size is None else args.test_size
+        if args.n_splits < 1:
+            raise CompareError(f"--n-splits must be at least 1, got {args.n_splits}.")
+        if not 0.0 < args.test_size < 1.0:
+            raise CompareError(f"--test-size must be in (0, 1), got {args.test_size}.")
+    if args.random_state < 0:
+        raise CompareError(f"--random-state must be >= 0, got {args.random_state}.")
+    if args.n_jobs == 0:
+        raise CompareError("--n-jobs must not be 0; use 1, N > 1, or -1 for all.")
+    if args.max_categories < 2:
+        raise CompareError(
+            f"--max-categories must be at least 2, got {args.max_categories}."
+        )
+    if args.mtgp_max_rows < 1:
+        raise CompareError(
+            f"--mtgp-max-rows must be at least 1, got {args.mtgp_max_rows}."
+        )
+    _check_data_options(args)
+    _check_outputs(args)
+
+
+def _check_data_options(args):
+    if args.data is None:
+        given = [
+            option
+            for option, value in (
+                ("--target", args.target),
+                ("--targets", args.targets),
+                ("--task-column", args.task_column),
+                ("--categorical", args.categorical),
+            )
+            if value
+        ]
+        if given:
+            raise CompareError(f"{', '.join(given)}: only with --data PATH.")
+        return
+    if args.targets is not None:
+        if args.target is not None or args.task_column is not None:
+            raise CompareError(
+                "--targets (wide format) replaces --target and --task-column; "
+                "give one or the other."
+            )
+        if len(set(args.targets)) < 2:
+            raise CompareError(
+                "--targets needs at least two columns, one per task; for one "
+                "target give --target COL --task-column COL."
+            )
+    elif args.target is None or args.task_column is None:
+        raise CompareError(
+            "--data needs --target COL and --task-column COL (or --targets "
+            "COL COL ... for one target column per task)."
+        )
+
+
+def _check_outputs(args):
+    for option, path in (
+        ("--json", args.json),
+        ("--plot", args.plot),
+        ("--save-model", args.save_model),
+    ):
+        if path is not None and not path.resolve().parent.is_dir():
+            raise CompareError(
+                f"{option} {path}: the directory {str(path.parent)!r} does not exist."
+            )
+    if args.plot is not None:
+        try:
+            from matplotlib.backend_bases import FigureCanvasBase
+        except ImportError:
+            raise CompareError(
+                "--plot needs matplotlib, which is not installed: "
+                'pip install "skmtl[plot]"'
+            ) from None
+        formats = FigureCanvasBase.get_supported_filetypes()
+        suffix = args.plot.suffix.lower().lstrip(".")
+        if suffix not in formats:
+            raise CompareError(
+                f"--plot {args.plot}: unknown image format {suffix!r}; use one of "
+                f"{sorted(formats)}, for example out.png."
+            )
+
+
+# --------------------------------------------------------------------------
+# the data
+# --------------------------------------------------------------------------
+
+
+def _require_pandas():
+    try:
+        import pandas
+    except ImportError:
+        raise CompareError(
+            "skmtl compare needs pandas, which is not installed: pip install "
+            '"skmtl[pandas]"'
+        ) from None
+    return pandas
+
+
+def _read_table(path):
+    """Read a CSV or Parquet file into a DataFrame."""
+    pd = _require_pandas()
+    if not path.is_file():
+        raise CompareError(f"--data {path}: no such file.")
+    name = path.name.lower()
+    try:
+        if name.endswith(CSV_SUFFIXES):
+            return pd.read_csv(path)
+        if name.endswith(TSV_SUFFIXES):
+            return pd.read_csv(path, sep="\t")
+        if name.endswith(PARQUET_SUFFIXES):
+            return pd.read_parquet(path)
+    except ImportError as exc:
+        raise CompareError(
+            f"reading {path} needs a Parquet engine: pip install pyarrow ({exc})"
+        ) from None
+    except (ValueError, OSError) as exc:
+        raise CompareError(f"cannot read {path}: {one_line(exc)}") from None
+    suffix = "".join(path.suffixes) or "(no suffix)"
+    raise CompareError(
+        f"--data {path}: unknown file format {suffix!r}; "
+        f"expected CSV ({', '.join(CSV_SUFFIXES + TSV_SUFFIXES)}) or Parquet "
+        f"({', '.join(PARQUET_SUFFIXES)})."
+    )
 
 
 def _load(args):
+    """The table and the roles of its columns, from --data or School."""
     if args.data is None:
         from .datasets import load_school
 
+        _require_pandas()
         school = load_school(as_frame=True)
-        return school.data, school.target.to_numpy(), school.task_column, "School"
-    if args.target is None or args.task_column is None:
-        raise UsageError("--data needs --target COL and --task-column COL.")
-    if not args.data.is_file():
-        raise UsageError(f"--data {args.data}: no such file.")
-    import pandas as pd
+        args.target, args.task_column = school.target.name, school.task_column
+        return school.frame, SCHOOL_SOURCE
+    frame = _read_table(args.data)
+    frame.columns = [str(column) for column in frame.columns]
+    return frame, str(args.data)
 
-    frame = pd.read_csv(args.data)
-    missing = [c for c in (args.target, args.task_column) if c not in frame.columns]
+
+def _check_columns(frame, args, source):
+    wanted = [args.task_column] if args.task_column is not None else []
+    wanted += args.targets if args.targets is not None else [args.target]
+    wanted += list(args.categorical)
+    missing = [column for column in dict.fromkeys(wanted) if column not in frame]
     if missing:
-        raise UsageError(
-            f"column(s) {missing} not in {args.data}; available columns: "
+        raise CompareError(
+            f"column(s) {missing} not in {source}; available columns: "
             f"{list(frame.columns)}."
         )
-    y = frame[args.target].to_numpy(dtype=float)
-    return frame.drop(columns=args.target), y, args.task_column, str(args.data)
+    if args.task_column is not None and args.task_column == args.target:
+        raise CompareError(
+            f"--target and --task-column are the same column {args.target!r}."
+        )
+    roles = {args.task_column, args.target, *(args.targets or [])}
+    overlap = [column for column in args.categorical if column in roles]
+    if overlap:
+        raise CompareError(
+            f"--categorical {overlap}: these are the task or target column(s), "
+            "not features."
+        )
+    if frame.empty:
+        raise CompareError(f"{source} has no rows.")
 
 
-def _models(requested):
-    from ._compare import MODELS
+def _drop_missing(frame, args, notes):
+    """Drop rows without a target (or task); say how many."""
+    if args.targets is not None:
+        no_target = frame[args.targets].isna().all(axis=1)
+        dropped = {"rows with no target observed": int(no_target.sum())}
+        keep = ~no_target
+    else:
+        no_task = frame[args.task_column].isna()
+        no_target = frame[args.target].isna()
+        dropped = {
+            "rows with a missing target": int(no_target.sum()),
+            "rows with a missing task": int((no_task & ~no_target).sum()),
+        }
+        keep = ~(no_task | no_target)
+    counts = [
+        f"{n} {what.replace('rows', 'row') if n == 1 else what}"
+        for what, n in dropped.items()
+        if n
+    ]
+    notes.append(("rows", "dropped " + ", ".join(counts) if counts else "none dropped"))
+    frame = frame.loc[keep].reset_index(drop=True)
+    if frame.empty:
+        raise CompareError("no rows left after dropping the rows without a target.")
+    return frame, dropped
 
-    available = [name for name in MODELS if _importable(name)]
-    if requested is None:
-        return available
-    unknown = [name for name in requested if name not in available]
-    if unknown:
-        raise UsageError(f"unknown model(s) {unknown}; available: {available}.")
-    return requested
+
+def _is_numeric(series):
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    return is_numeric_dtype(series) and not is_bool_dtype(series)
 
 
-def _importable(name):
-    from ._compare import MODELS
+def _task_type(frame, args, notes):
+    """Regression or classification, from the flags or from the target."""
+    columns = args.targets if args.targets is not None else [args.target]
+    targets = frame[columns]
+    numeric = all(_is_numeric(targets[column]) for column in columns)
+    if numeric:
+        observed = targets.to_numpy(dtype=float).ravel()
+        values = set(np.unique(observed[~np.isnan(observed)]).tolist())
+    binary = numeric and values <= {0.0, 1.0}
+    name = ", ".join(repr(c) for c in columns)
+    name = f"targets {name} are" if len(columns) > 1 else f"target {name} is"
+    if args.targets is not None and not numeric:
+        text = [column for column in columns if not _is_numeric(targets[column])]
+        raise CompareError(
+            f"--targets: target column(s) {text} are not numeric; every target "
+            "column must be numeric (0/1 for classification)."
+        )
+    if args.regression:
+        if not numeric:
+            raise CompareError(
+                f"--regression: the {name} not numeric "
+                f"(for example {targets.iloc[0, 0]!r})."
+            )
+        notes.append(("task", "regression (--regression)"))
+        return "regression"
+    if args.classification:
+        if args.targets is not None and not binary:
+            raise CompareError(
+                "--classification with --targets needs 0/1 target columns (one "
+                "binary label per task)."
+            )
+        notes.append(("task", "classification (--classification)"))
+        return "classification"
+    if not numeric:
+        n_classes = targets.iloc[:, 0].nunique()
+        why = f"{name} not numeric ({n_classes} classes)"
+    elif binary:
+        why = f"{name} 0/1 only; --regression to override"
+    else:
+        notes.append(
+            (
+                "task",
+                f"regression ({name} numeric with {len(values)} distinct "
+                "values; --classification to override)",
+            )
+        )
+        return "regression"
+    notes.append(("task", f"classification ({why})"))
+    return "classification"
 
-    try:
-        MODELS[name][0](None)
-    except ImportError:
-        return False
-    return True
+
+def _targets_and_tasks(frame, args, task_type):
+    """The target array and the task labels; check there are two tasks."""
+    if args.targets is not None:
+        return frame[args.targets].to_numpy(dtype=float), None
+    target = frame[args.target]
+    if task_type == "regression":
+        y = target.to_numpy(dtype=float)
+    elif _is_numeric(target) and (target % 1 == 0).all():
+        y = target.to_numpy().astype("int64")
+    else:
+        y = target.to_numpy()
+    tasks = frame[args.task_column]
+    if hasattr(tasks, "cat"):
+        tasks = tasks.astype(object)
+    if _is_numeric(tasks) and (tasks % 1 == 0).all():
+        tasks = tasks.astype("int64")
+    labels = tasks.unique()
+    if len(labels) < 2:
+        raise CompareError(
+            f"the task column {args.task_column!r} holds a single task "
+            f"({labels[0]!r}); multi-task learning needs at least two tasks. "
+            "Give the column that names the task of each row."
+        )
+    return y, tasks
 
 
-def compare(args):
-    """Run ``skmtl compare`` with parsed arguments; return the exit status."""
-    from ._compare import format_results, run_comparison
-
-    if args.n_splits < 1:
-        raise UsageError(f"--n-splits must be at least 1, got {args.n_splits}.")
-    if not 0.0 < args.test_size < 1.0:
-        raise UsageError(f"--test-size must be in (0, 1), got {args.test_size}.")
-    X, y, task_column, source = _load(args)
-    models = _models(args.models)
-    n_tasks = len(set(X[task_column]))
-    if not args.quiet:
-        print(
-            f"{source}: {len(y)} rows, {n_tasks} tasks, {X.shape[1] - 1} features; "
-            f"{args.n_splits} random splits, {args.test_size:.0%} of each task's "
-            f"rows for testing (random_state={args.random_state})."
+def _check_targets(frame, y, tasks, args, task_type):
+    """Refuse a target that is constant in a task (or a single class)."""
+    if task_type == "classification":
+        classes = set(y[~_missing(y)].tolist()) if y.ndim == 2 else set(y.tolist())
+        if len(classes) < 2:
+            raise CompareError(
+                f"the target has a single class ({classes.pop()!r}); "
+                "classification needs at least two."
+            )
+        return
+    if args.targets is not None:
+        per_task = frame[args.targets].nunique()
+    else:
+        per_task = frame[args.target].groupby(tasks.to_numpy()).nunique()
+    constant = [task for task, n in per_task.items() if n < 2]
+    if constant:
+        shown = constant[:10] + (["..."] if len(constant) > 10 else [])
+        raise CompareError(
+            f"the target is constant within task(s) {shown}: R^2 is undefined "
+            "there and nothing can be learnt. Remove these tasks from the data."
         )
 
-    def progress(split, name):
-        if not args.quiet and sys.stderr.isatty():
+
+def _missing(values):
+    return values != values  # NaN is the only value unequal to itself
+
+
+# --------------------------------------------------------------------------
+# the features
+# --------------------------------------------------------------------------
+
+
+def _feature_roles(frame, args, notes):
+    """Split the feature columns into numeric and categorical ones."""
+    from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype
+
+    roles = {args.task_column, args.target, *(args.targets or [])}
+    numeric, categorical, dropped = [], [], []
+    for column in frame.columns:
+        if column in roles:
+            continue
+        values = frame[column]
+        if values.isna().all():
+            dropped.append(f"{column!r} (empty)")
+        elif is_datetime64_any_dtype(values):
+            dropped.append(f"{column!r} (dates: convert them to numbers)")
+        elif column not in args.categorical and (
+            _is_numeric(values) or is_bool_dtype(values)
+        ):
+            numeric.append(column)
+        else:
+            categorical.append(column)
+    if dropped:
+        notes.append(("dropped", "feature column(s) " + ", ".join(dropped)))
+    if not numeric and not categorical:
+        raise CompareError(
+            "no feature columns: every column is the task, a target, empty or "
+            f"a date; columns: {list(frame.columns)}."
+        )
+    return numeric, categorical
+
+
+def _feature_table(frame, numeric, categorical):
+    """The feature values as the models' preprocessing expects them."""
+    import pandas as pd
+
+    columns = {}
+    for column in frame.columns:
+        values = frame[column]
+        if column in numeric:
+            columns[column] = values.astype(float)
+        elif column in categorical:
+            # Text, with missing values as NaN: the encoder needs one type.
+            text = values.astype(object)
+            columns[column] = text.where(values.isna(), values.astype(str))
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def _check_missing_features(features, impute, notes):
+    counts = features.isna().sum()
+    counts = counts[counts > 0]
+    if counts.empty:
+        notes.append(("missing", "no missing feature values"))
+        return
+    listed = ", ".join(f"{column!r} ({n})" for column, n in counts.items())
+    if impute == "none":
+        raise CompareError(
+            f"--impute none, but feature column(s) have missing values: {listed}. "
+            "Use --impute mean or --impute median, or fill them in."
+        )
+    notes.append(
+        (
+            "missing",
+            f"feature values missing in {listed}: numeric ones imputed with the "
+            f"{impute} of the training part of each split (--impute {impute}), "
+            "categorical ones a category of their own",
+        )
+    )
+
+
+def _describe_features(features, numeric, categorical, max_categories, notes):
+    """Note the encoding of the features; return the number of model inputs."""
+    n_encoded = 0
+    parts = [
+        f"{len(numeric)} numeric (standardised with the training part of each split)"
+    ]
+    if categorical:
+        encoder = one_hot_encoder(max_categories).fit(features[categorical])
+        n_encoded = len(encoder.get_feature_names_out())
+        capped = [
+            f"{column!r} ({features[column].nunique(dropna=False)} values)"
+            for column in categorical
+            if features[column].nunique(dropna=False) > max_categories
+        ]
+        parts.append(
+            f"{len(categorical)} categorical {categorical} one-hot encoded into "
+            f"{n_encoded} indicator columns"
+            + (
+                f" (rarest values of {', '.join(capped)} grouped, at most "
+                f"{max_categories} per column: --max-categories)"
+                if capped
+                else ""
+            )
+        )
+    else:
+        parts.append("0 categorical")
+    n_inputs = len(numeric) + n_encoded
+    notes.append(("features", "; ".join(parts) + f"; {n_inputs} model inputs"))
+    return n_encoded
+
+
+def _prepare(frame, args, source):
+    """Build the :class:`Dataset` and the notes of every decision taken."""
+    notes = []
+    _check_columns(frame, args, source)
+    frame, dropped = _drop_missing(frame, args, notes)
+    task_type = _task_type(frame, args, notes)
+    y, tasks = _targets_and_tasks(frame, args, task_type)
+    _check_targets(frame, y, tasks, args, task_type)
+    numeric, categorical = _feature_roles(frame, args, notes)
+    features = _feature_table(frame, numeric, categorical)
+    _check_missing_features(features, args.impute, notes)
+    n_encoded = _describe_features(
+        features, numeric, categorical, args.max_categories, notes
+    )
+    if tasks is not None:
+        features.insert(0, args.task_column, tasks)
+    dataset = Dataset(
+        X=features,
+        y=y,
+        task_column=args.task_column,
+        task_type=task_type,
+        numeric_columns=numeric,
+        categorical_columns=categorical,
+        target_names=list(args.targets) if args.targets else [args.target],
+        impute=args.impute,
+        max_categories=args.max_categories,
+        source=source,
+    )
+    info = {"rows_dropped": dropped, "n_encoded_columns": n_encoded}
+    return dataset, notes, info
+
+
+def _data_line(dataset):
+    sizes = dataset.task_sizes()
+    n_features = len(dataset.numeric_columns) + len(dataset.categorical_columns)
+    if dataset.layout == "wide":
+        tasks = f"{len(sizes)} tasks (target columns, {min(sizes.values())} to "
+        tasks += f"{max(sizes.values())} observed each)"
+    else:
+        tasks = f"{len(sizes)} tasks (column {dataset.task_column!r}, "
+        tasks += f"{min(sizes.values())} to {max(sizes.values())} rows each)"
+        tasks += f", target {dataset.target_names[0]!r}"
+    return f"{dataset.source}: {dataset.n_samples} rows, {n_features} features, {tasks}"
+
+
+# --------------------------------------------------------------------------
+# the run
+# --------------------------------------------------------------------------
+
+
+def _select_models(args, dataset, splits):
+    """The models to run, and the skipped ones with their reason."""
+    requested = list(dict.fromkeys(args.models)) if args.models else list(MODELS)
+    unknown = [name for name in requested if name not in MODELS]
+    if unknown:
+        raise CompareError(f"unknown model(s) {unknown}; available: {list(MODELS)}.")
+    runnable, skipped = [], {}
+    n_train = training_size(dataset, splits)
+    for name in requested:
+        reason = unavailable_reason(name, dataset.task_type)
+        if reason is None and name == "mtgp" and n_train > args.mtgp_max_rows:
+            reason = (
+                f"{n_train:,} training observations > {args.mtgp_max_rows:,} "
+                "(--mtgp-max-rows): a multi-task GP costs O(N^3) time and "
+                "O(N^2) memory"
+            )
+        if reason is None:
+            runnable.append(name)
+        else:
+            skipped[name] = reason
+    if not runnable:
+        reasons = "; ".join(f"{name}: {why}" for name, why in skipped.items())
+        raise CompareError(f"no model can run ({reasons}).")
+    return requested, runnable, skipped
+
+
+def _protocol_notes(args, dataset, splits, inner_folds, runnable, skipped):
+    within = "within every task" if dataset.layout == "long" else "of the rows"
+    if args.cv is not None:
+        outer = f"{args.cv}-fold cross-validation {within}, shuffled (seed "
+        outer += f"{args.random_state})"
+    else:
+        last = args.random_state + args.n_splits - 1
+        seeds = f"seed {args.random_state}" + (f"..{last}" if args.n_splits > 1 else "")
+        plural = "s" if args.n_splits > 1 else ""
+        outer = f"{args.n_splits} random split{plural} {within}, {args.test_size:.0%} "
+        outer += f"for testing ({seeds})"
+    notes = [
+        ("protocol", outer),
+        ("tuning", _tuning_note(dataset, inner_folds, within, runnable)),
+        (
+            "models",
+            ", ".join(runnable)
+            + (f"; skipped: {', '.join(skipped)} (see below)" if skipped else ""),
+        ),
+    ]
+    return notes
+
+
+def _tuning_note(dataset, inner_folds, within, runnable):
+    exceptions = [
+        "ridge baselines: efficient leave-one-out"
+        if dataset.task_type == "regression"
+        else f"logistic baselines: stratified {LOGISTIC_FOLDS}-fold"
+    ]
+    if "mtgp" in runnable:
+        exceptions.append("multi-task GP: marginal likelihood")
+    return (
+        f"hyper-parameters by {inner_folds}-fold cross-validation {within} on "
+        f"the training part only ({'; '.join(exceptions)})"
+    )
+
+
+class _Progress:
+    """A progress bar on a terminal (tqdm if installed), silent otherwise."""
+
+    def __init__(self, total, enabled):
+        self.total, self.done, self.bar = total, 0, None
+        self.enabled = enabled
+        if not enabled:
+            return
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            return
+        self.bar = tqdm(total=total, file=sys.stderr, unit="fit", leave=False)
+
+    def __call__(self, name, split):
+        self.done += 1
+        if self.bar is not None:
+            self.bar.set_description(f"split {split + 1} {name}")
+            self.bar.update()
+        elif self.enabled:
             print(
-                f"\rsplit {split + 1}/{args.n_splits}: {name:<20}",
+                f"\r{self.done}/{self.total} fits (split {split + 1} {name})".ljust(60),
                 end="",
                 file=sys.stderr,
                 flush=True,
             )
 
-    results = run_comparison(
-        X,
-        y,
-        task_column=task_column,
-        models=models,
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+        elif self.enabled:
+            print("\r" + " " * 60 + "\r", end="", file=sys.stderr, flush=True)
+
+
+def _run(args, dataset, splits, runnable, inner_folds):
+    progress = _Progress(
+        len(splits) * len(runnable), not args.quiet and sys.stderr.isatty()
+    )
+    try:
+        return run_comparison(
+            dataset,
+            runnable,
+            splits,
+            inner_folds=inner_folds,
+            n_jobs=args.n_jobs,
+            progress=progress,
+        )
+    finally:
+        progress.close()
+
+
+def _save_model(args, dataset, results):
+    """Refit the best model on every row and pickle it; return its name."""
+    from threadpoolctl import threadpool_limits
+
+    best = best_result(results)
+    if best is None:
+        raise CompareError("--save-model: no model ran on every split.")
+    rows = np.arange(dataset.n_samples)
+    everything = Split(0, rows, rows[:0], args.random_state)
+    model = build_model(
+        best.name,
+        dataset,
+        random_state=args.random_state,
+        inner_folds=inner_folds_for(dataset, [everything]),
+    )
+    single_thread = MODELS[best.name].single_blas_thread
+    with threadpool_limits(1, "blas") if single_thread else nullcontext():
+        model.fit(dataset.X, dataset.y)
+    with open(args.save_model, "wb") as file:
+        pickle.dump(model, file)
+    return best.name
+
+
+# --------------------------------------------------------------------------
+# output
+# --------------------------------------------------------------------------
+
+
+def _settings(args, task_type, requested):
+    """The resolved settings: running them again gives the same numbers."""
+    return {
+        "data": None if args.data is None else str(args.data),
+        "target": args.target if args.targets is None else None,
+        "targets": args.targets,
+        "task_column": args.task_column,
+        "task_type": task_type,
+        "categorical": list(args.categorical),
+        "max_categories": args.max_categories,
+        "impute": args.impute,
+        "models": requested,
+        "n_splits": args.n_splits,
+        "test_size": args.test_size,
+        "cv": args.cv,
+        "random_state": args.random_state,
+        "n_jobs": args.n_jobs,
+        "mtgp_max_rows": args.mtgp_max_rows,
+    }
+
+
+def _command_line(settings):
+    """The ``skmtl compare`` command with every setting spelt out."""
+    words = ["skmtl", "compare"]
+    if settings["data"] is not None:
+        words += ["--data", settings["data"]]
+        if settings["targets"]:
+            words += ["--targets", *settings["targets"]]
+        else:
+            words += ["--target", settings["target"]]
+            words += ["--task-column", settings["task_column"]]
+    words.append(f"--{settings['task_type']}")
+    if settings["categorical"]:
+        words += ["--categorical", *settings["categorical"]]
+    words += ["--max-categories", str(settings["max_categories"])]
+    words += ["--impute", settings["impute"], "--models", *settings["models"]]
+    if settings["cv"] is not None:
+        words += ["--cv", str(settings["cv"])]
+    else:
+        words += ["--n-splits", str(settings["n_splits"])]
+        words += ["--test-size", f"{settings['test_size']:g}"]
+    words += ["--random-state", str(settings["random_state"])]
+    words += ["--mtgp-max-rows", str(settings["mtgp_max_rows"])]
+    return shlex.join(words)
+
+
+def _versions():
+    import numpy
+    import pandas
+    import scipy
+    import sklearn
+
+    return {
+        "skmtl": __version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "pandas": pandas.__version__,
+        "python": sys.version.split()[0],
+    }
+
+
+def _payload(report):
+    """Every number of the run, as one JSON-ready dict."""
+    dataset, results = report["dataset"], report["results"]
+    names = metric_names(dataset)
+    best = best_result(results)
+    best_multi_task = best_result(results, multi_task_only=True)
+    return {
+        "command": _command_line(report["settings"]),
+        "settings": report["settings"],
+        "versions": _versions(),
+        "data": {
+            "source": dataset.source,
+            "layout": dataset.layout,
+            "task_type": dataset.task_type,
+            "n_rows": dataset.n_samples,
+            "n_tasks": len(dataset.task_sizes()),
+            "task_sizes": {str(k): v for k, v in dataset.task_sizes().items()},
+            "targets": dataset.target_names,
+            "numeric_columns": dataset.numeric_columns,
+            "categorical_columns": dataset.categorical_columns,
+            **report["info"],
+        },
+        "decisions": [
+            {"topic": topic, "text": text} for topic, text in report["notes"]
+        ],
+        "protocol": {
+            "splits": [
+                {
+                    "index": split.index,
+                    "seed": split.seed,
+                    "n_train": len(split.train),
+                    "n_test": len(split.test),
+                }
+                for split in report["splits"]
+            ],
+            "inner_folds": report["inner_folds"],
+            "score": names["score"][0],
+            "error": names["error"][0],
+            "task_score": names["task"],
+            "baseline": "per-task",
+        },
+        "results": [result.summary() for result in results],
+        "best_model": None if best is None else best.name,
+        "best_multi_task_model": None
+        if best_multi_task is None
+        else best_multi_task.name,
+        "saved_model": report.get("saved_model"),
+        "elapsed_seconds": report["elapsed"],
+    }
+
+
+def _print_notes(notes):
+    width = max(len(topic) for topic, _ in notes)
+    for topic, text in notes:
+        print(f"{topic:<{width}}  {text}")
+
+
+def _table_results(requested, results, skipped):
+    """Results in the requested order, skipped models included."""
+    by_name = {result.name: result for result in results}
+    for name, reason in skipped.items():
+        by_name[name] = ModelResult(name, status="skipped", reason=reason)
+    return [by_name[name] for name in requested]
+
+
+def compare(args):
+    """Run ``skmtl compare`` with parsed arguments; return the exit status.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    status : int
+        0 on success.
+    """
+    start = time.perf_counter()
+    _check_settings(args)
+    frame, source = _load(args)
+    dataset, notes, info = _prepare(frame, args, source)
+    check_enough_rows(dataset, test_size=args.test_size, cv=args.cv)
+    splits = make_splits(
+        dataset,
         n_splits=args.n_splits,
         test_size=args.test_size,
+        cv=args.cv,
         random_state=args.random_state,
-        progress=progress,
     )
-    if not args.quiet and sys.stderr.isatty():
-        print("\r" + " " * 40 + "\r", end="", file=sys.stderr)
-    print(format_results(results))
-    if args.json is not None:
-        settings = {
-            key: str(value) if isinstance(value, Path) else value
-            for key, value in vars(args).items()
-        }
-        payload = {
-            "settings": settings,
-            "data": {"source": source, "n_rows": len(y), "n_tasks": n_tasks},
-            "results": [result.summary() for result in results],
-            "skmtl_version": __version__,
-        }
-        args.json.write_text(json.dumps(payload, indent=2))
-        if not args.quiet:
-            print(f"wrote {args.json}")
+    inner_folds = inner_folds_for(dataset, splits)
+    requested, runnable, skipped = _select_models(args, dataset, splits)
+    notes = [("data", _data_line(dataset)), *notes]
+    notes += _protocol_notes(args, dataset, splits, inner_folds, runnable, skipped)
+    if not args.quiet:
+        _print_notes(notes)
+        print()
+    results = _run(args, dataset, splits, runnable, inner_folds)
+    table = _table_results(requested, results, skipped)
+    print(format_results(table, dataset))
+    report = {
+        "settings": _settings(args, dataset.task_type, requested),
+        "dataset": dataset,
+        "results": table,
+        "notes": notes,
+        "info": info,
+        "splits": splits,
+        "inner_folds": inner_folds,
+    }
+    _write_outputs(args, report, start)
     return 0
 
 
+def _write_outputs(args, report, start):
+    say = (lambda *a: None) if args.quiet else print
+    if not args.quiet:
+        print()
+    if args.save_model is not None:
+        name = _save_model(args, report["dataset"], report["results"])
+        report["saved_model"] = {"model": name, "path": str(args.save_model)}
+        say(
+            f"saved {name}, refitted on all {report['dataset'].n_samples} rows, to "
+            f"{args.save_model}"
+        )
+    if args.plot is not None:
+        from ._compare_plot import plot_comparison
+
+        plot_comparison(args.plot, report["results"], report["dataset"])
+        say(f"wrote {args.plot}")
+    report["elapsed"] = time.perf_counter() - start
+    if args.json is not None:
+        args.json.write_text(json.dumps(_payload(report), indent=2))
+        say(f"wrote {args.json}")
+    say(f"reproduce: {_command_line(report['settings'])}")
+    say(f"total time: {report['elapsed']:.1f} s")
+
+
 def main(argv=None):
-    """Entry point of the ``skmtl`` command."""
+    """Entry point of the ``skmtl`` command.
+
+    Parameters
+    ----------
+    argv : list of str or None
+        Arguments without the program name; ``None`` reads ``sys.argv``.
+
+    Returns
+    -------
+    status : int
+        0 on success, 2 for a problem with the input, 1 for any other error.
+    """
     args = _parser().parse_args(argv)
     try:
         return compare(args)
-    except (UsageError, ValueError) as exc:
-        print(f"skmtl {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except CompareError as exc:
+        status = 2
+        message = one_line(exc)
+    except Exception as exc:
+        if os.environ.get("SKMTL_DEBUG"):
+            raise
+        status = 1
+        message = one_line(exc)
+    print(f"skmtl {args.command}: error: {message}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

@@ -1,186 +1,1166 @@
 """The comparison protocol behind ``skmtl compare``.
 
-Each model is fitted on repeated random within-task train/test splits (the
-School protocol: 75% of every task's rows for training, 25% for testing,
-10 repetitions; Argyriou, Evgeniou & Pontil 2008) and scored on the test rows
-by the pooled explained variance (R^2 over all test rows) and the RMSE.
-Features are standardised inside each training part; hyper-parameters are
-chosen by each model's own cross-validation on the training part only.
+Every model is fitted on repeated train/test splits made within each task
+(the School protocol: by default 10 random splits holding out 25% of every
+task's rows; Argyriou, Evgeniou & Pontil 2008) or on the folds of a k-fold
+cross-validation within each task, and scored on the test rows:
+
+- regression: the explained variance (R^2 of all test rows pooled) and the
+  RMSE; in wide format (tasks on shared rows) the R^2 of every task averaged
+  over tasks, as the ``score`` of skmtl estimators;
+- classification: the accuracy (averaged over tasks in wide format) and the
+  log-loss of the predicted probabilities.
+
+Each task is also scored on its own test rows (R^2 or accuracy, with
+:func:`skmtl.metrics.task_scores`), so that a model can be compared with the
+per-task baseline task by task.
+
+Everything a model learns comes from the training part of a split only: the
+preprocessing (imputation of missing values, standardisation of numeric
+columns, one-hot encoding of categorical ones) is the first step of the
+model's pipeline, and every hyper-parameter is chosen by cross-validation on
+the training part, within every task (:class:`skmtl.model_selection.TaskKFold`,
+shuffled). The per-task and pooled ridge baselines use ``RidgeCV``'s
+efficient leave-one-out instead, which is the same kind of choice.
+
+References
+----------
+A. Argyriou, T. Evgeniou and M. Pontil. Convex multi-task feature learning.
+Machine Learning, 73(3):243-272, 2008.
 """
 
 import time
+import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.linear_model import RidgeCV
-from sklearn.metrics import mean_squared_error, r2_score
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+from sklearn.metrics import accuracy_score, log_loss, mean_squared_error, r2_score
+from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.parallel import Parallel, delayed
+from threadpoolctl import threadpool_limits
 
 from .baseline import PerTaskEstimator, PooledEstimator
-from .model_selection import train_test_split_tasks
+from .metrics import task_scores
+from .model_selection import TaskKFold, train_test_split_tasks
+from .model_selection._split import _task_split_sizes
 from .pipeline import TaskColumnPassthrough
 
 #: Ridge strengths searched by the baselines' efficient leave-one-out CV.
 RIDGE_ALPHAS = tuple(np.logspace(-3, 4, 15))
+#: Inverse strengths ``C`` searched by the logistic baselines.
+LOGISTIC_CS = tuple(np.logspace(-3, 3, 7))
+#: Folds of the logistic baselines' own (stratified) cross-validation.
+LOGISTIC_FOLDS = 3
+#: ``alpha`` values searched for ``MeanRegularizedClassifier``.
+MEAN_REGULARIZED_CLASSIFIER_ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
+#: Length and extent of the ``alpha`` path of ``JointFeatureRegressorCV``:
+#: on School, 20 values down to ``alpha_max / 100`` choose nearly the same
+#: ``alpha`` as the default 100 values down to ``alpha_max / 1000`` (test
+#: R^2 within 0.0003 on two splits), five times faster.
+JOINT_FEATURE_N_ALPHAS = 20
+JOINT_FEATURE_EPS = 1e-2
+#: Folds of the inner cross-validation within every task (fewer when the
+#: largest task has fewer training rows).
+INNER_FOLDS = 5
+#: Fewest training rows a task may have in a split.
+MIN_TRAINING_ROWS = 2
+#: Default largest number of training observations for the multi-task GP.
+#: Its dense solver costs O(N^3) time per likelihood evaluation and a fit
+#: takes tens to hundreds of evaluations: on a busy 2-core machine one fit
+#: on 500 observations took 40 s, on 1,000 observations 20 s to 11 min.
+MTGP_MAX_TRAINING_ROWS = 1000
 
 
-def _per_task(task_column):
-    return PerTaskEstimator(RidgeCV(alphas=RIDGE_ALPHAS), task_column=task_column)
+class CompareError(ValueError):
+    """A problem with the user's input or settings, reported in one line."""
 
 
-def _pooled(task_column):
-    return PooledEstimator(RidgeCV(alphas=RIDGE_ALPHAS), task_column=task_column)
+def one_line(exc):
+    """The message of an exception on one line, prefixed by its type.
+
+    Parameters
+    ----------
+    exc : BaseException
+
+    Returns
+    -------
+    message : str
+    """
+    text = " ".join(str(exc).split())
+    if isinstance(exc, CompareError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _mean_regularized(task_column):
-    from .linear_model import MeanRegularizedRegressorCV
-
-    return MeanRegularizedRegressorCV(task_column=task_column)
-
-
-#: name -> (factory of the estimator given the task column, description)
-MODELS = {
-    "per-task": (_per_task, "RidgeCV fitted on each task alone (single-task)"),
-    "pooled": (_pooled, "one RidgeCV on all rows, task ignored (hard sharing)"),
-    "mean-regularized": (
-        _mean_regularized,
-        "MeanRegularizedRegressorCV: tasks pulled to a shared mean",
-    ),
-}
+# --------------------------------------------------------------------------
+# the data
+# --------------------------------------------------------------------------
 
 
 @dataclass
-class ModelResult:
-    """Scores of one model over all splits."""
+class Dataset:
+    """A prepared table: features, targets and the role of every column.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Feature columns, and the task column in long format.
+    y : ndarray of shape (n_samples,) or (n_samples, n_tasks)
+        Targets; 2-D in wide format, with ``NaN`` for unobserved cells.
+    task_column : str or None
+        The task column of ``X``; ``None`` in wide format, where the tasks
+        are the columns of ``y``.
+    task_type : {"regression", "classification"}
+    numeric_columns : list of str
+        Columns imputed and standardised.
+    categorical_columns : list of str
+        Columns one-hot encoded.
+    target_names : list of str
+        The target column (long format) or the target columns (wide format).
+    impute : {"mean", "median", "none"}, default="mean"
+        Imputation of missing numeric values.
+    max_categories : int, default=20
+        Most indicator columns per categorical column.
+    source : str, default=""
+        Where the data come from, for messages.
+    """
+
+    X: object
+    y: np.ndarray
+    task_column: object
+    task_type: str
+    numeric_columns: list
+    categorical_columns: list
+    target_names: list
+    impute: str = "mean"
+    max_categories: int = 20
+    source: str = ""
+
+    @property
+    def layout(self):
+        """``"long"`` with a task column, ``"wide"`` without."""
+        return "wide" if self.task_column is None else "long"
+
+    @property
+    def n_samples(self):
+        """Number of rows."""
+        return len(self.y)
+
+    def task_of_rows(self, rows=None):
+        """Task label of the given rows (long format only).
+
+        Parameters
+        ----------
+        rows : ndarray of int or None
+            Row positions; ``None`` for every row.
+
+        Returns
+        -------
+        labels : ndarray
+        """
+        labels = self.X[self.task_column].to_numpy()
+        return labels if rows is None else labels[rows]
+
+    def task_sizes(self, rows=None):
+        """Number of observed targets of every task.
+
+        Parameters
+        ----------
+        rows : ndarray of int or None
+            Count only these rows; ``None`` for every row.
+
+        Returns
+        -------
+        sizes : dict
+            ``{task label: size}``, tasks sorted (long format) or in the
+            order of the target columns (wide format).
+        """
+        if self.layout == "wide":
+            y = self.y if rows is None else self.y[rows]
+            observed = (~np.isnan(y)).sum(axis=0)
+            return dict(zip(self.target_names, observed.tolist()))
+        labels, counts = np.unique(self.task_of_rows(rows), return_counts=True)
+        return dict(zip(labels.tolist(), counts.tolist()))
+
+
+def build_preprocessor(dataset):
+    """The preprocessing step, fitted on the training part of every split.
+
+    Numeric columns: missing values imputed (unless ``impute="none"``), then
+    standardised; categorical columns: one-hot encoded, a missing value being
+    a category of its own, at most ``max_categories`` indicators per column
+    (rarer categories, and categories unseen in training, share an
+    "infrequent" indicator). The task column is passed through unchanged.
+
+    Parameters
+    ----------
+    dataset : Dataset
+
+    Returns
+    -------
+    preprocessor : TaskColumnPassthrough
+    """
+    parts = []
+    if dataset.numeric_columns:
+        steps = [("scale", StandardScaler())]
+        if dataset.impute != "none":
+            imputer = SimpleImputer(strategy=dataset.impute, keep_empty_features=True)
+            steps.insert(0, ("impute", imputer))
+        parts.append(("numeric", Pipeline(steps), list(dataset.numeric_columns)))
+    if dataset.categorical_columns:
+        parts.append(
+            (
+                "categorical",
+                one_hot_encoder(dataset.max_categories),
+                list(dataset.categorical_columns),
+            )
+        )
+    columns = ColumnTransformer(
+        parts, sparse_threshold=0.0, verbose_feature_names_out=False
+    )
+    # DataFrame output in every format, so that models see the column names.
+    return TaskColumnPassthrough(columns, task_column=dataset.task_column).set_output(
+        transform="pandas"
+    )
+
+
+def one_hot_encoder(max_categories):
+    """The one-hot encoder of the categorical columns.
+
+    Parameters
+    ----------
+    max_categories : int
+
+    Returns
+    -------
+    encoder : sklearn.preprocessing.OneHotEncoder
+    """
+    return OneHotEncoder(
+        sparse_output=False,
+        handle_unknown="infrequent_if_exist",
+        max_categories=max_categories,
+    )
+
+
+# --------------------------------------------------------------------------
+# the models
+# --------------------------------------------------------------------------
+
+
+def _logistic_cv():
+    return LogisticRegressionCV(
+        Cs=LOGISTIC_CS,
+        l1_ratios=(0.0,),
+        cv=LOGISTIC_FOLDS,
+        scoring="neg_log_loss",
+        max_iter=1000,
+        use_legacy_attributes=False,
+    )
+
+
+def _per_task_regressor(task_column, inner_cv, random_state):
+    return PerTaskEstimator(RidgeCV(alphas=RIDGE_ALPHAS), task_column=task_column)
+
+
+def _per_task_classifier(task_column, inner_cv, random_state):
+    return PerTaskEstimator(_logistic_cv(), task_column=task_column)
+
+
+def _pooled_regressor(task_column, inner_cv, random_state):
+    return PooledEstimator(RidgeCV(alphas=RIDGE_ALPHAS), task_column=task_column)
+
+
+def _pooled_classifier(task_column, inner_cv, random_state):
+    return PooledEstimator(_logistic_cv(), task_column=task_column)
+
+
+def _mean_regularized_regressor(task_column, inner_cv, random_state):
+    from .linear_model import MeanRegularizedRegressorCV
+
+    return MeanRegularizedRegressorCV(task_column=task_column, cv=inner_cv)
+
+
+def _mean_regularized_classifier(task_column, inner_cv, random_state):
+    from .linear_model import MeanRegularizedClassifier
+
+    # There is no MeanRegularizedClassifierCV: search alpha with GridSearchCV.
+    return GridSearchCV(
+        MeanRegularizedClassifier(task_column=task_column),
+        {"alpha": list(MEAN_REGULARIZED_CLASSIFIER_ALPHAS)},
+        cv=inner_cv,
+        scoring=neg_log_loss_scorer,
+        error_score="raise",
+    )
+
+
+def _joint_feature_regressor(task_column, inner_cv, random_state):
+    from .linear_model import JointFeatureRegressorCV
+
+    return JointFeatureRegressorCV(
+        n_alphas=JOINT_FEATURE_N_ALPHAS,
+        eps=JOINT_FEATURE_EPS,
+        task_column=task_column,
+        cv=inner_cv,
+    )
+
+
+def _joint_feature_classifier(task_column, inner_cv, random_state):
+    from .linear_model import JointFeatureClassifierCV
+
+    return JointFeatureClassifierCV(task_column=task_column, cv=inner_cv)
+
+
+def _mtgp_regressor(task_column, inner_cv, random_state):
+    from .gaussian_process import MultiTaskGaussianProcessRegressor
+
+    return MultiTaskGaussianProcessRegressor(
+        task_column=task_column, random_state=random_state
+    )
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model of ``skmtl compare``.
+
+    Parameters
+    ----------
+    name : str
+        Name on the command line.
+    description : str
+        One line for ``--help``.
+    multi_task : bool
+        Whether the model shares information between tasks in a learned way
+        (the baselines do not).
+    regressor, classifier : callable or None
+        ``factory(task_column, inner_cv, random_state)`` returning the
+        unfitted estimator; ``None`` when the model does not exist for that
+        kind of target.
+    single_blas_thread : bool, default=True
+        Run BLAS on one thread while fitting: the matrices of the linear
+        models are small, and threads cost more than they gain (up to 5x
+        slower on a busy 2-core machine); ``--n-jobs`` parallelises over
+        splits instead.
+    """
 
     name: str
-    explained_variance: list = field(default_factory=list)
-    rmse: list = field(default_factory=list)
-    fit_time: list = field(default_factory=list)
+    description: str
+    multi_task: bool
+    regressor: object
+    classifier: object
+    single_blas_thread: bool = True
 
-    def summary(self):
-        """Mean and standard deviation of every score, as a dict."""
-        out = {"model": self.name}
-        for key in ("explained_variance", "rmse", "fit_time"):
-            values = np.asarray(getattr(self, key))
-            out[f"{key}_mean"] = float(values.mean())
-            out[f"{key}_std"] = float(values.std())
-            out[key] = values.tolist()
-        return out
+    def factory(self, task_type):
+        """The estimator factory for a kind of target, or None."""
+        return self.regressor if task_type == "regression" else self.classifier
 
 
-def build_model(name, task_column):
-    """The estimator of a model name: standardisation, then the model.
+#: The models, in the order of the table.
+MODELS = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            "per-task",
+            "single-task learning: RidgeCV (LogisticRegressionCV) fitted on "
+            "each task alone",
+            False,
+            _per_task_regressor,
+            _per_task_classifier,
+        ),
+        ModelSpec(
+            "pooled",
+            "one RidgeCV (LogisticRegressionCV) on the rows of all tasks, task ignored",
+            False,
+            _pooled_regressor,
+            _pooled_classifier,
+        ),
+        ModelSpec(
+            "mean-regularized",
+            "task models pulled towards a shared mean (Evgeniou & Pontil 2004)",
+            True,
+            _mean_regularized_regressor,
+            _mean_regularized_classifier,
+        ),
+        ModelSpec(
+            "joint-feature",
+            "tasks select a common set of features, L2,1 penalty "
+            "(Argyriou et al. 2008)",
+            True,
+            _joint_feature_regressor,
+            _joint_feature_classifier,
+        ),
+        ModelSpec(
+            "mtgp",
+            "multi-task Gaussian process with a learned task covariance "
+            "(Bonilla et al. 2008); regression only",
+            True,
+            _mtgp_regressor,
+            None,
+            single_blas_thread=False,
+        ),
+    )
+}
+
+#: The model every other one is compared with, task by task.
+BASELINE = "per-task"
+
+
+def unavailable_reason(name, task_type):
+    """Why a model cannot run for a kind of target, or None if it can.
 
     Parameters
     ----------
     name : str
         A key of :data:`MODELS`.
-    task_column : hashable
-        Task column of the data.
+    task_type : {"regression", "classification"}
+
+    Returns
+    -------
+    reason : str or None
+    """
+    factory = MODELS[name].factory(task_type)
+    if factory is None:
+        return f"not available for {task_type}"
+    try:
+        factory(None, None, None)
+    except Exception as exc:  # a module being written may fail in any way
+        return f"cannot be imported ({one_line(exc)})"
+    return None
+
+
+def inner_cv(dataset, n_folds, random_state):
+    """The cross-validation that chooses hyper-parameters on a training part.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    n_folds : int
+    random_state : int
+
+    Returns
+    -------
+    cv : TaskKFold
+        Shuffled k-fold within every task (plain k-fold over rows in wide
+        format).
+    """
+    return TaskKFold(
+        n_folds,
+        task_column=dataset.task_column,
+        shuffle=True,
+        random_state=random_state,
+    )
+
+
+def build_model(name, dataset, *, random_state, inner_folds=INNER_FOLDS):
+    """The pipeline of a model: preprocessing, then the estimator.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`MODELS`.
+    dataset : Dataset
+    random_state : int
+        Seed of the inner cross-validation (and of the model, if random).
+    inner_folds : int, default=5
+        Folds of the inner cross-validation.
 
     Returns
     -------
     pipeline : sklearn.pipeline.Pipeline
+        Steps ``"preprocess"`` and ``"model"``.
     """
-    factory, _ = MODELS[name]
+    factory = MODELS[name].factory(dataset.task_type)
+    cv = inner_cv(dataset, inner_folds, random_state)
     return Pipeline(
         [
-            ("scale", TaskColumnPassthrough(StandardScaler(), task_column=task_column)),
-            ("model", factory(task_column)),
+            ("preprocess", build_preprocessor(dataset)),
+            ("model", factory(dataset.task_column, cv, random_state)),
         ]
     )
 
 
-def run_comparison(
-    X,
-    y,
-    *,
-    task_column,
-    models,
-    n_splits=10,
-    test_size=0.25,
-    random_state=0,
-    progress=None,
-):
-    """Fit and score every model on repeated within-task splits.
+# --------------------------------------------------------------------------
+# scores
+# --------------------------------------------------------------------------
+
+
+def metric_names(dataset):
+    """JSON keys and table headers of the two scores of a data set.
 
     Parameters
     ----------
-    X : DataFrame or array of shape (n_samples, n_columns)
-        Features with the task column.
-    y : array-like of shape (n_samples,)
-        Targets.
-    task_column : hashable
-        Task column of ``X``.
-    models : list of str
-        Keys of :data:`MODELS`.
-    n_splits : int, default=10
-        Number of random splits.
+    dataset : Dataset
+
+    Returns
+    -------
+    names : dict
+        ``"score"`` and ``"error"``: ``(key, header)`` of the main score
+        (higher is better) and of the error (lower is better); ``"task"``:
+        the key of the per-task score.
+    """
+    wide = dataset.layout == "wide"
+    if dataset.task_type == "classification":
+        header = "accuracy (mean over tasks)" if wide else "accuracy"
+        return {
+            "score": ("accuracy", header),
+            "error": ("log_loss", "log-loss"),
+            "task": "accuracy",
+        }
+    if wide:
+        score = ("r2", "R^2 (mean over tasks)")
+    else:
+        score = ("explained_variance", "explained variance")
+    return {"score": score, "error": ("rmse", "RMSE"), "task": "r2"}
+
+
+def neg_log_loss_scorer(estimator, X, y):
+    """Minus the log-loss of ``estimator`` on ``X``, for model selection.
+
+    Long format: the log-loss of all rows with the estimator's classes (a
+    fold may miss a class); wide format: of every observed cell.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+    X : DataFrame
+    y : ndarray of shape (n_samples,) or (n_samples, n_tasks)
+
+    Returns
+    -------
+    score : float
+    """
+    return -_log_loss(estimator, X, y)
+
+
+def _log_loss(model, X, y):
+    proba = np.asarray(model.predict_proba(X))
+    y = np.asarray(y)
+    if y.ndim == 2:
+        observed = ~np.isnan(y.astype(float))
+        return float(log_loss(y[observed], proba[observed], labels=[0, 1]))
+    return float(log_loss(y, proba, labels=model.classes_))
+
+
+def score_model(model, dataset, rows):
+    """Score a fitted model on some rows, pooled and task by task.
+
+    Parameters
+    ----------
+    model : fitted estimator
+    dataset : Dataset
+    rows : ndarray of int
+        The test rows.
+
+    Returns
+    -------
+    scores : dict
+        The main score and the error (keys of :func:`metric_names`).
+    per_task : dict
+        ``{task label: R^2 or accuracy on the task's test rows}``.
+    """
+    names = metric_names(dataset)
+    X, y = dataset.X.iloc[rows], dataset.y[rows]
+    y_pred = model.predict(X)
+    classification = dataset.task_type == "classification"
+    metric = accuracy_score if classification else r2_score
+    if dataset.layout == "wide":
+        by_column = task_scores(y, y_pred, metric=metric)
+        per_task = {dataset.target_names[k]: v for k, v in by_column.items()}
+        score = float(np.nanmean(list(per_task.values())))
+    else:
+        per_task = task_scores(y, y_pred, dataset.task_of_rows(rows), metric=metric)
+        score = float(metric(y, y_pred))
+    if classification:
+        error = _log_loss(model, X, y)
+    else:
+        observed = ~np.isnan(y)
+        error = float(np.sqrt(mean_squared_error(y[observed], y_pred[observed])))
+    return {names["score"][0]: score, names["error"][0]: error}, per_task
+
+
+def fitted_details(model):
+    """The hyper-parameters a fitted pipeline chose, as JSON-ready values.
+
+    Parameters
+    ----------
+    model : fitted Pipeline of :func:`build_model`
+
+    Returns
+    -------
+    details : dict
+        For example ``{"alpha": 1.0, "alpha_mean": 0.01}``; per-task
+        baselines give the value of every task (``"alpha_per_task"`` or
+        ``"C_per_task"``, in the order of ``"tasks"``); joint-feature models
+        add ``"features"``, ``"group_norms"`` (the norm of every feature's
+        coefficients over tasks) and ``"selected"``.
+    """
+    estimator = model[-1]
+    details = {}
+    if isinstance(estimator, GridSearchCV):
+        details.update(_plain(estimator.best_params_))
+        estimator = estimator.best_estimator_
+    if isinstance(estimator, PooledEstimator):
+        estimator = estimator.estimator_
+    if isinstance(estimator, PerTaskEstimator):
+        for name in ("alpha_", "C_"):
+            if hasattr(estimator.estimators_[0], name):
+                values = [getattr(est, name) for est in estimator.estimators_]
+                details[f"{name[:-1]}_per_task"] = _plain(values)
+        details["tasks"] = _plain(list(estimator.tasks_))
+    for name in ("alpha_", "alpha_mean_", "l1_ratio_", "C_"):
+        if hasattr(estimator, name):
+            details[name[:-1]] = _plain(getattr(estimator, name))
+    if hasattr(estimator, "support_"):
+        details.update(_feature_selection(estimator))
+    if hasattr(estimator, "log_marginal_likelihood_value_"):
+        details["log_marginal_likelihood"] = float(
+            estimator.log_marginal_likelihood_value_
+        )
+        details["kernel"] = str(estimator.kernel_)
+    return details
+
+
+def _feature_selection(estimator):
+    coef = np.asarray(estimator.coef_)
+    # Norm of every feature's coefficients over tasks (and classes).
+    norms = np.sqrt((coef**2).reshape(-1, coef.shape[-1]).sum(axis=0))
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        names = [f"x{j}" for j in range(coef.shape[-1])]
+    return {
+        "features": [str(name) for name in names],
+        "group_norms": norms.tolist(),
+        "selected": int(np.count_nonzero(estimator.support_)),
+    }
+
+
+def _plain(value):
+    """Numpy scalars and arrays as Python numbers and lists (for JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# --------------------------------------------------------------------------
+# the protocol
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Split:
+    """One outer train/test split.
+
+    Parameters
+    ----------
+    index : int
+    train, test : ndarray of int
+        Row positions, sorted.
+    seed : int
+        Seed of this split's inner cross-validation (and random models).
+    """
+
+    index: int
+    train: np.ndarray
+    test: np.ndarray
+    seed: int
+
+
+def min_rows_per_task(*, test_size=0.25, cv=None):
+    """Fewest rows a task needs for the splits.
+
+    A task must keep :data:`MIN_TRAINING_ROWS` training rows and one test
+    row in every split (random splits round the test part up, as
+    :func:`skmtl.model_selection.train_test_split_tasks`), and with ``cv``
+    it must have a row in each of the ``cv`` test folds.
+
+    Parameters
+    ----------
     test_size : float, default=0.25
-        Fraction of each task's rows held out for testing.
+    cv : int or None, default=None
+
+    Returns
+    -------
+    n_rows : int
+    """
+    n_rows = max(2, cv or 2)
+    while True:
+        if cv is not None:
+            n_train = n_rows - -(-n_rows // cv)
+        else:
+            n_train, _ = _task_split_sizes(n_rows, test_size, None)
+        if n_train >= MIN_TRAINING_ROWS:
+            return n_rows
+        n_rows += 1
+
+
+def check_enough_rows(dataset, *, test_size=0.25, cv=None):
+    """Raise a :class:`CompareError` if a task is too small for the splits.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    test_size : float, default=0.25
+    cv : int or None, default=None
+    """
+    needed = min_rows_per_task(test_size=test_size, cv=cv)
+    sizes = dataset.task_sizes()
+    small = {task: size for task, size in sizes.items() if size < needed}
+    if not small:
+        return
+    what = f"--cv {cv}" if cv is not None else f"--test-size {test_size:g}"
+    rows = "observed targets" if dataset.layout == "wide" else "rows"
+    shown = ", ".join(f"{task!r} ({size})" for task, size in list(small.items())[:5])
+    more = f" and {len(small) - 5} more" if len(small) > 5 else ""
+    raise CompareError(
+        f"too few rows for the splits: with {what} every task needs at least "
+        f"{needed} {rows} ({MIN_TRAINING_ROWS} to train, the rest to test), but "
+        f"task(s) {shown}{more} have fewer. Remove these tasks from the data"
+        + (", or lower --cv." if cv is not None else ", or lower --test-size.")
+    )
+
+
+def make_splits(dataset, *, n_splits=10, test_size=0.25, cv=None, random_state=0):
+    """The outer train/test splits.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    n_splits : int, default=10
+        Number of random splits (ignored with ``cv``). Split ``k`` is
+        :func:`~skmtl.model_selection.train_test_split_tasks` (long format)
+        or ``train_test_split`` (wide format) seeded with
+        ``random_state + k``.
+    test_size : float, default=0.25
+        Fraction of every task's rows held out for testing.
+    cv : int or None, default=None
+        Use the ``cv`` folds of a shuffled :class:`TaskKFold` seeded with
+        ``random_state`` instead.
     random_state : int, default=0
-        Seed of the first split; split ``k`` uses ``random_state + k``.
+
+    Returns
+    -------
+    splits : list of Split
+        Split ``k`` seeds its inner cross-validation with ``random_state + k``.
+    """
+    positions = np.arange(dataset.n_samples)
+    if cv is not None:
+        folds = TaskKFold(
+            cv,
+            task_column=dataset.task_column,
+            shuffle=True,
+            random_state=random_state,
+        ).split(dataset.X)
+        return [
+            Split(k, train, test, random_state + k)
+            for k, (train, test) in enumerate(folds)
+        ]
+    splits = []
+    for k in range(n_splits):
+        seed = random_state + k
+        if dataset.layout == "wide":
+            train, test = train_test_split(
+                positions, test_size=test_size, random_state=seed
+            )
+        else:
+            *_, train, test = train_test_split_tasks(
+                dataset.X,
+                positions,
+                task_column=dataset.task_column,
+                test_size=test_size,
+                random_state=seed,
+            )
+        splits.append(Split(k, np.sort(train), np.sort(test), seed))
+    return splits
+
+
+def inner_folds_for(dataset, splits):
+    """Folds of the inner cross-validation: 5, or fewer for tiny tasks.
+
+    :class:`TaskKFold` needs a task with ``k`` training rows to make ``k``
+    folds; smaller tasks stay in every inner training fold.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    splits : list of Split
+
+    Returns
+    -------
+    n_folds : int
+    """
+    largest = min(max(dataset.task_sizes(split.train).values()) for split in splits)
+    return int(min(INNER_FOLDS, max(2, largest)))
+
+
+def training_size(dataset, splits):
+    """Largest number of training observations over the splits.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    splits : list of Split
+
+    Returns
+    -------
+    n_observations : int
+    """
+    return max(sum(dataset.task_sizes(split.train).values()) for split in splits)
+
+
+@dataclass
+class SplitOutcome:
+    """What fitting one model on one split gave."""
+
+    name: str
+    split: int
+    scores: dict = field(default_factory=dict)
+    task_scores: dict = field(default_factory=dict)
+    fit_time: float = float("nan")
+    details: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+    error: str = None
+
+
+def fit_and_score(name, dataset, split, inner_folds=INNER_FOLDS):
+    """Fit one model on the training rows of a split and score the test rows.
+
+    Any exception is caught and recorded in ``error``: a model that fails
+    (for example a per-task classifier on a task with one class) is reported
+    as failed instead of ending the whole comparison. Warnings are recorded,
+    not shown.
+
+    Parameters
+    ----------
+    name : str
+    dataset : Dataset
+    split : Split
+    inner_folds : int, default=5
+
+    Returns
+    -------
+    outcome : SplitOutcome
+    """
+    outcome = SplitOutcome(name, split.index)
+    single_thread = MODELS[name].single_blas_thread
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = build_model(
+                name, dataset, random_state=split.seed, inner_folds=inner_folds
+            )
+            X, y = dataset.X.iloc[split.train], dataset.y[split.train]
+            with threadpool_limits(1, "blas") if single_thread else nullcontext():
+                start = time.perf_counter()
+                model.fit(X, y)
+                outcome.fit_time = time.perf_counter() - start
+                outcome.scores, outcome.task_scores = score_model(
+                    model, dataset, split.test
+                )
+            outcome.details = fitted_details(model)
+        except Exception as exc:  # reported per model, see the docstring
+            outcome.error = one_line(exc)
+    outcome.warnings = sorted({one_line(w.message) for w in caught})
+    return outcome
+
+
+# --------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class ModelResult:
+    """Everything measured for one model over all splits.
+
+    Parameters
+    ----------
+    name : str
+    status : {"ok", "failed", "skipped"}
+    reason : str or None
+        Why the model failed or was skipped.
+    scores : dict
+        ``{metric key: [value of every split]}`` (``nan`` where it failed).
+    fit_time : list of float
+        Seconds per split (preprocessing, inner CV and refit included).
+    task_scores : dict
+        ``{task label: [per-task score of every split]}``.
+    details : list of dict
+        Hyper-parameters chosen in every split (:func:`fitted_details`).
+    warnings : list of str
+        Distinct warnings raised while fitting.
+    tasks_improved, tasks_compared : int or None
+        Tasks whose mean per-task score beats the per-task baseline's, out of
+        the tasks where both are defined.
+    """
+
+    name: str
+    status: str = "ok"
+    reason: str = None
+    scores: dict = field(default_factory=dict)
+    fit_time: list = field(default_factory=list)
+    task_scores: dict = field(default_factory=dict)
+    details: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+    tasks_improved: int = None
+    tasks_compared: int = None
+
+    @property
+    def ok(self):
+        """Whether the model ran on every split."""
+        return self.status == "ok"
+
+    def mean(self, key):
+        """Mean over splits of a score (``"fit_time"`` for fit times)."""
+        return float(np.mean(self._values(key)))
+
+    def std(self, key):
+        """Standard deviation over splits of a score."""
+        return float(np.std(self._values(key)))
+
+    def _values(self, key):
+        return self.fit_time if key == "fit_time" else self.scores[key]
+
+    def task_means(self):
+        """Mean over splits of every task's score (``nan`` if never defined)."""
+        means = {}
+        for task, values in self.task_scores.items():
+            values = np.asarray(values, dtype=float)
+            finite = values[~np.isnan(values)]
+            means[task] = float(finite.mean()) if len(finite) else float("nan")
+        return means
+
+    def summary(self):
+        """Every number as JSON-ready values (``nan`` becomes ``None``).
+
+        Returns
+        -------
+        summary : dict
+        """
+        out = {"model": self.name, "status": self.status, "reason": self.reason}
+        if self.scores:
+            for key in (*self.scores, "fit_time"):
+                out[f"{key}_mean"] = _finite(self.mean(key))
+                out[f"{key}_std"] = _finite(self.std(key))
+            out["per_split"] = {
+                key: [_finite(v) for v in values]
+                for key, values in {**self.scores, "fit_time": self.fit_time}.items()
+            }
+            out["per_task"] = {
+                str(task): [_finite(v) for v in values]
+                for task, values in self.task_scores.items()
+            }
+            out["per_task_mean"] = {
+                str(task): _finite(v) for task, v in self.task_means().items()
+            }
+        out["tasks_improved"] = self.tasks_improved
+        out["tasks_compared"] = self.tasks_compared
+        out["hyper_parameters"] = self.details
+        out["warnings"] = self.warnings
+        return out
+
+
+def _finite(value):
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def collect(name, outcomes, n_splits):
+    """Gather the outcomes of one model into a :class:`ModelResult`.
+
+    Parameters
+    ----------
+    name : str
+    outcomes : list of SplitOutcome
+        Of this model, any order.
+    n_splits : int
+
+    Returns
+    -------
+    result : ModelResult
+    """
+    result = ModelResult(name)
+    by_split = sorted(outcomes, key=lambda outcome: outcome.split)
+    keys = next((list(o.scores) for o in by_split if o.scores), [])
+    tasks = sorted({t for o in by_split for t in o.task_scores}, key=_sort_key)
+    result.scores = {key: [o.scores.get(key, np.nan) for o in by_split] for key in keys}
+    result.fit_time = [o.fit_time for o in by_split]
+    result.task_scores = {
+        task: [o.task_scores.get(task, np.nan) for o in by_split] for task in tasks
+    }
+    result.details = [o.details for o in by_split]
+    result.warnings = sorted({w for o in by_split for w in o.warnings})
+    failed = [o for o in by_split if o.error is not None]
+    if failed:
+        result.status = "failed"
+        result.reason = (
+            f"failed on {len(failed)} of {n_splits} split(s); first "
+            f"(split {failed[0].split}): {failed[0].error}"
+        )
+    return result
+
+
+def _sort_key(label):
+    return (str(type(label)), label)
+
+
+def count_improved_tasks(results, baseline=BASELINE):
+    """Set ``tasks_improved`` of every model against the baseline.
+
+    A task counts as improved when the model's per-task score, averaged over
+    splits, is strictly higher than the baseline's; tasks where either mean
+    is undefined (for example R^2 of a task with one test row) are not
+    compared.
+
+    Parameters
+    ----------
+    results : list of ModelResult
+    baseline : str, default="per-task"
+    """
+    reference = next((r for r in results if r.name == baseline and r.ok), None)
+    if reference is None:
+        return
+    base = reference.task_means()
+    for result in results:
+        if result is reference or not result.ok:
+            continue
+        means = result.task_means()
+        pairs = [
+            (means[task], base[task])
+            for task in base
+            if task in means and np.isfinite(means[task]) and np.isfinite(base[task])
+        ]
+        result.tasks_compared = len(pairs)
+        result.tasks_improved = sum(model > ref for model, ref in pairs)
+
+
+def run_comparison(
+    dataset, models, splits, *, inner_folds=INNER_FOLDS, n_jobs=1, progress=None
+):
+    """Fit and score every model on every split.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    models : list of str
+        Keys of :data:`MODELS` that can run (see :func:`unavailable_reason`).
+    splits : list of Split
+    inner_folds : int, default=5
+    n_jobs : int, default=1
+        Fits run in parallel with joblib, one (model, split) pair per job.
     progress : callable or None
-        Called as ``progress(split, model_name)`` before each fit.
+        Called as ``progress(name, split)`` after each fit.
 
     Returns
     -------
     results : list of ModelResult
+        In the order of ``models``, with ``tasks_improved`` set.
     """
-    results = {name: ModelResult(name) for name in models}
-    for split in range(n_splits):
-        X_train, X_test, y_train, y_test = train_test_split_tasks(
-            X,
-            y,
-            task_column=task_column,
-            test_size=test_size,
-            random_state=random_state + split,
-        )
-        for name in models:
-            if progress is not None:
-                progress(split, name)
-            model = build_model(name, task_column)
-            start = time.perf_counter()
-            model.fit(X_train, y_train)
-            elapsed = time.perf_counter() - start
-            y_pred = model.predict(X_test)
-            result = results[name]
-            result.explained_variance.append(r2_score(y_test, y_pred))
-            result.rmse.append(float(np.sqrt(mean_squared_error(y_test, y_pred))))
-            result.fit_time.append(elapsed)
-    return list(results.values())
+    jobs = [(name, split) for split in splits for name in models]
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    outcomes = {name: [] for name in models}
+    for outcome in parallel(
+        delayed(fit_and_score)(name, dataset, split, inner_folds)
+        for name, split in jobs
+    ):
+        outcomes[outcome.name].append(outcome)
+        if progress is not None:
+            progress(outcome.name, outcome.split)
+    results = [collect(name, outcomes[name], len(splits)) for name in models]
+    count_improved_tasks(results)
+    return results
 
 
-def format_results(results):
-    """Plain-text table of the results.
+def best_result(results, *, multi_task_only=False):
+    """The model with the highest mean score, among those that ran.
 
     Parameters
     ----------
     results : list of ModelResult
+    multi_task_only : bool, default=False
+        Only consider multi-task models (see :class:`ModelSpec`).
+
+    Returns
+    -------
+    result : ModelResult or None
+    """
+    candidates = [
+        r
+        for r in results
+        if r.ok and r.scores and (MODELS[r.name].multi_task or not multi_task_only)
+    ]
+    if not candidates:
+        return None
+    key = next(iter(candidates[0].scores))
+    return max(candidates, key=lambda r: r.mean(key))
+
+
+def format_results(results, dataset):
+    """Plain-text table of the results, with the reasons of failures.
+
+    Parameters
+    ----------
+    results : list of ModelResult
+    dataset : Dataset
 
     Returns
     -------
     table : str
     """
-    header = ("model", "explained variance", "RMSE", "fit time (s)")
-    rows = [header]
+    names = metric_names(dataset)
+    score_key, score_header = names["score"]
+    error_key, error_header = names["error"]
+    header = ("model", score_header, error_header, "fit time (s)", "tasks improved")
+    rows, notes = [header], []
     for result in results:
-        s = result.summary()
-        explained = s["explained_variance_mean"], s["explained_variance_std"]
+        if not result.ok:
+            rows.append((result.name, result.status, "", "", ""))
+            notes.append(f"{result.name} {result.status}: {result.reason}")
+            continue
         rows.append(
             (
                 result.name,
-                "{:.4f} +- {:.4f}".format(*explained),
-                f"{s['rmse_mean']:.3f} +- {s['rmse_std']:.3f}",
-                f"{s['fit_time_mean']:.3f}",
+                f"{result.mean(score_key):.4f} +- {result.std(score_key):.4f}",
+                f"{result.mean(error_key):.4f} +- {result.std(error_key):.4f}",
+                f"{result.mean('fit_time'):.2f}",
+                _improved_cell(result),
             )
         )
+    n_tasks = len(dataset.task_sizes())
+    compared = {r.tasks_compared for r in results if r.tasks_compared is not None}
+    if compared and min(compared) < n_tasks:
+        notes.append(
+            f"tasks improved: counted over the {min(compared)} of {n_tasks} tasks "
+            "whose per-task score is defined (R^2 needs 2 test rows in a task)"
+        )
+    for result in results:
+        if result.warnings:
+            first = result.warnings[0]
+            first = first if len(first) <= 150 else first[:147] + "..."
+            notes.append(
+                f"{result.name}: {len(result.warnings)} distinct warning(s) while "
+                f"fitting (all in --json), e.g. {first}"
+            )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
         for row in rows
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    return "\n".join(lines + notes)
+
+
+def _improved_cell(result):
+    if result.name == BASELINE:
+        return "(baseline)"
+    if result.tasks_improved is None:
+        return "-"
+    return f"{result.tasks_improved}/{result.tasks_compared}"

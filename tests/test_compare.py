@@ -1,0 +1,536 @@
+"""``skmtl compare`` as an analysis tool: each tabular reality against an oracle.
+
+The oracles redo the protocol with scikit-learn by hand: the same
+within-task split (``train_test_split_tasks`` with the same seed), every
+preprocessing step fitted on the training rows only, the same baseline
+estimator; the command's numbers must agree to rounding.
+"""
+
+import json
+import pickle
+import shlex
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+from sklearn.metrics import accuracy_score, log_loss, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+import skmtl._compare as protocol
+from skmtl.__main__ import main
+from skmtl._compare import (
+    LOGISTIC_CS,
+    LOGISTIC_FOLDS,
+    RIDGE_ALPHAS,
+    ModelResult,
+    count_improved_tasks,
+    min_rows_per_task,
+)
+from skmtl.model_selection import train_test_split_tasks
+
+# The command's numbers and the oracle's come from the same arithmetic in a
+# different order: they agree to rounding.
+RTOL = 1e-9
+
+
+def _frame(n_per_task=20, tasks=("a", "b", "c"), seed=0):
+    rng = np.random.RandomState(seed)
+    n = n_per_task * len(tasks)
+    frame = pd.DataFrame(
+        {
+            "store": np.repeat(list(tasks), n_per_task),
+            "price": rng.rand(n),
+            "promo": rng.rand(n),
+        }
+    )
+    slope = np.repeat(np.arange(len(tasks)), n_per_task)
+    frame["units"] = (3 + 0.5 * slope) * frame["price"] + rng.rand(n)
+    return frame
+
+
+def _run(tmp_path, frame, *arguments, name="data.csv", target="units"):
+    """Run the command on a frame written to a file; return what it gave."""
+    path = tmp_path / name
+    if name.endswith(".parquet"):
+        frame.to_parquet(path)
+    else:
+        frame.to_csv(path, index=False)
+    out = tmp_path / "out.json"
+    data = ["--data", str(path)]
+    if "--targets" not in arguments:
+        data += ["--target", target, "--task-column", "store"]
+    status = main(["compare", *data, "--json", str(out), *arguments])
+    return status, (json.loads(out.read_text()) if status == 0 else None)
+
+
+def _result(report, model):
+    return next(r for r in report["results"] if r["model"] == model)
+
+
+def _split(frame, target="units", seed=0):
+    features = frame.drop(columns=target)
+    return train_test_split_tasks(
+        features,
+        frame[target].to_numpy(),
+        task_column="store",
+        test_size=0.25,
+        random_state=seed,
+    )
+
+
+def test_missing_values_are_imputed_inside_the_training_part(tmp_path, capsys):
+    frame = _frame()
+    frame.loc[[1, 2, 25, 41, 50], "price"] = np.nan
+    status, report = _run(
+        tmp_path, frame, "--models", "pooled", "--n-splits", "1", "--impute", "median"
+    )
+    assert status == 0
+    assert (
+        "'price' (5): numeric ones imputed with the median" in capsys.readouterr().out
+    )
+
+    X_train, X_test, y_train, y_test = _split(frame)
+    numeric = ["price", "promo"]
+
+    def pooled_r2(imputer):
+        scaler = StandardScaler().fit(imputer.transform(X_train[numeric]))
+
+        def prepare(X):
+            return scaler.transform(imputer.transform(X[numeric]))
+
+        ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(prepare(X_train), y_train)
+        return r2_score(y_test, ridge.predict(prepare(X_test)))
+
+    inside = pooled_r2(SimpleImputer(strategy="median").fit(X_train[numeric]))
+    leaky = pooled_r2(SimpleImputer(strategy="median").fit(frame[numeric]))
+    reported = _result(report, "pooled")["per_split"]["explained_variance"][0]
+    assert reported == pytest.approx(inside, rel=RTOL)
+    # The oracle can tell: medians from all rows give another number.
+    assert abs(reported - leaky) > 1e-6
+
+
+def test_categorical_columns_are_one_hot_encoded(tmp_path, capsys):
+    frame = _frame()
+    rng = np.random.RandomState(1)
+    frame["region"] = rng.choice(["north", "south", "east"], len(frame))
+    frame["channel"] = rng.choice(list("vwxyz"), len(frame))
+    frame["units"] += 2.0 * (frame["region"] == "north")
+    status, report = _run(
+        tmp_path,
+        frame,
+        "--models",
+        "pooled",
+        "--n-splits",
+        "1",
+        "--max-categories",
+        "3",
+    )
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert (
+        "2 categorical ['region', 'channel'] one-hot encoded into 6 indicator columns"
+        " (rarest values of 'channel' (5 values) grouped, at most 3 per column"
+    ) in printed
+    assert "10 model inputs" not in printed and "8 model inputs" in printed
+    assert report["data"]["n_encoded_columns"] == 6
+    assert report["data"]["categorical_columns"] == ["region", "channel"]
+
+    # Oracle with region only: indicators of the training rows, not scaled.
+    status, report = _run(
+        tmp_path, frame.drop(columns="channel"), "--models", "pooled", "--n-splits", "1"
+    )
+    X_train, X_test, y_train, y_test = _split(frame.drop(columns="channel"))
+    scaler = StandardScaler().fit(X_train[["price", "promo"]])
+
+    def prepare(X):
+        indicators = pd.get_dummies(X["region"]).reindex(
+            columns=sorted(X_train["region"].unique()), fill_value=0
+        )
+        return np.column_stack([scaler.transform(X[["price", "promo"]]), indicators])
+
+    ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(prepare(X_train), y_train)
+    expected = r2_score(y_test, ridge.predict(prepare(X_test)))
+    reported = _result(report, "pooled")["per_split"]["explained_variance"][0]
+    assert reported == pytest.approx(expected, rel=RTOL)
+
+
+def test_rows_with_a_missing_target_are_dropped_and_counted(tmp_path, capsys):
+    frame = _frame()
+    frame.loc[[0, 21, 22], "units"] = np.nan
+    frame.loc[5, "store"] = np.nan
+    status, report = _run(tmp_path, frame, "--models", "pooled", "--n-splits", "1")
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "dropped 3 rows with a missing target, 1 row with a missing task" in printed
+    assert "56 rows" in printed
+    assert report["data"]["rows_dropped"] == {
+        "rows with a missing target": 3,
+        "rows with a missing task": 1,
+    }
+    assert report["data"]["n_rows"] == 56
+
+
+def test_parquet_gives_the_numbers_of_the_same_csv(tmp_path):
+    pytest.importorskip("pyarrow")
+    frame = _frame()
+    frame["region"] = np.where(np.arange(len(frame)) % 3 == 0, "north", "south")
+    arguments = ("--models", "per-task", "pooled", "--n-splits", "2")
+    status, from_csv = _run(tmp_path, frame, *arguments)
+    assert status == 0
+    status, from_parquet = _run(tmp_path, frame, *arguments, name="data.parquet")
+    assert status == 0
+    for model in ("per-task", "pooled"):
+        assert (
+            _result(from_parquet, model)["per_split"]["explained_variance"]
+            == _result(from_csv, model)["per_split"]["explained_variance"]
+        )
+
+
+def test_wide_targets_match_per_task_ridge_by_hand(tmp_path, capsys):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 3))
+    frame = pd.DataFrame(X, columns=["x0", "x1", "x2"])
+    for k in range(3):
+        frame[f"y{k}"] = X @ rng.normal(size=3) + 0.3 * rng.normal(size=40)
+    frame.loc[[3, 17], "y1"] = np.nan  # not observed for task y1
+    status, report = _run(
+        tmp_path, frame, "--targets", "y0", "y1", "y2", "--models", "per-task",
+        "--n-splits", "1",
+    )  # fmt: skip
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "R^2 (mean over tasks)" in printed and "3 tasks (target columns" in printed
+    assert report["data"]["layout"] == "wide"
+
+    train, test = train_test_split(np.arange(40), test_size=0.25, random_state=0)
+    train, test = np.sort(train), np.sort(test)
+    scaler = StandardScaler().fit(X[train])
+    scores = {}
+    for k in range(3):
+        y = frame[f"y{k}"].to_numpy()
+        fit_rows = train[~np.isnan(y[train])]
+        test_rows = test[~np.isnan(y[test])]
+        ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(
+            scaler.transform(X[fit_rows]), y[fit_rows]
+        )
+        prediction = ridge.predict(scaler.transform(X[test_rows]))
+        scores[f"y{k}"] = r2_score(y[test_rows], prediction)
+    result = _result(report, "per-task")
+    assert result["per_split"]["r2"][0] == pytest.approx(
+        np.mean(list(scores.values())), rel=RTOL
+    )
+    for task, score in scores.items():
+        assert result["per_task"][task][0] == pytest.approx(score, rel=RTOL)
+
+
+def _purchases(n_per_task=30, seed=0):
+    frame = _frame(n_per_task=n_per_task, seed=seed)
+    rng = np.random.RandomState(seed)
+    frame["bought"] = (frame["units"] + 0.5 * rng.normal(size=len(frame)) > 2).astype(
+        int
+    )
+    return frame.drop(columns="units")
+
+
+def test_classification_is_detected_and_scored_like_sklearn(tmp_path, capsys):
+    frame = _purchases()
+    status, report = _run(
+        tmp_path, frame, "--models", "pooled", "--n-splits", "1", target="bought"
+    )
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "classification (target 'bought' is 0/1 only" in printed
+    assert "accuracy" in printed and "log-loss" in printed
+    assert report["settings"]["task_type"] == "classification"
+
+    X_train, X_test, y_train, y_test = _split(frame, target="bought")
+    features = ["price", "promo"]
+    scaler = StandardScaler().fit(X_train[features])
+    logistic = LogisticRegressionCV(
+        Cs=LOGISTIC_CS,
+        l1_ratios=(0.0,),
+        cv=LOGISTIC_FOLDS,
+        scoring="neg_log_loss",
+        max_iter=1000,
+        use_legacy_attributes=False,
+    ).fit(scaler.transform(X_train[features]), y_train)
+    X_test = scaler.transform(X_test[features])
+    result = _result(report, "pooled")["per_split"]
+    assert result["accuracy"][0] == accuracy_score(y_test, logistic.predict(X_test))
+    assert result["log_loss"][0] == pytest.approx(
+        log_loss(y_test, logistic.predict_proba(X_test)), rel=RTOL
+    )
+
+
+@pytest.mark.parametrize(
+    "values, flags, expected",
+    [
+        (lambda y: np.where(y > 0, "yes", "no"), (), "classification (target"),
+        (lambda y: y.astype(int), ("--regression",), "regression (--regression)"),
+        (lambda y: y.astype(int), ("--classification",), "classification (--class"),
+        (lambda y: y + 0.5, (), "regression (target"),
+    ],
+)
+def test_task_type_auto_detection_and_override(
+    tmp_path, capsys, values, flags, expected
+):
+    frame = _purchases()
+    frame["bought"] = values(frame["bought"].to_numpy())
+    arguments = ("--models", "pooled", "--n-splits", "1", *flags)
+    status, report = _run(tmp_path, frame, *arguments, target="bought")
+    assert status == 0
+    assert expected in capsys.readouterr().out
+
+
+def test_a_failing_model_is_reported_and_the_others_run(tmp_path, capsys):
+    frame = _purchases()
+    frame.loc[frame["store"] == "c", "bought"] = 0  # one class in task c
+    arguments = ("--models", "per-task", "pooled", "--n-splits", "1")
+    status, report = _run(tmp_path, frame, *arguments, target="bought")
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "per-task failed: failed on 1 of 1 split(s)" in printed
+    assert "Task(s) ['c'] hold a single class" in printed
+    per_task, pooled = _result(report, "per-task"), _result(report, "pooled")
+    assert per_task["status"] == "failed" and "single class" in per_task["reason"]
+    assert pooled["status"] == "ok" and pooled["tasks_improved"] is None
+
+
+def test_cv_tests_every_row_once(tmp_path, capsys):
+    frame = _frame()
+    status, report = _run(
+        tmp_path, frame, "--cv", "3", "--models", "per-task", "pooled"
+    )
+    assert status == 0
+    assert "3-fold cross-validation within every task" in capsys.readouterr().out
+    splits = report["protocol"]["splits"]
+    assert len(splits) == 3
+    assert sum(split["n_test"] for split in splits) == len(frame)
+    assert all(split["n_train"] + split["n_test"] == len(frame) for split in splits)
+    assert report["settings"]["cv"] == 3 and report["settings"]["n_splits"] is None
+    assert len(_result(report, "pooled")["per_split"]["rmse"]) == 3
+
+
+def test_json_holds_the_settings_and_every_number(tmp_path, capsys):
+    frame = _frame()
+    arguments = ("--models", "per-task", "mean-regularized", "--n-splits", "2")
+    status, report = _run(tmp_path, frame, *arguments, "--random-state", "3")
+    assert status == 0
+    assert report["settings"] == {
+        "data": str(tmp_path / "data.csv"),
+        "target": "units",
+        "targets": None,
+        "task_column": "store",
+        "task_type": "regression",
+        "categorical": [],
+        "max_categories": 20,
+        "impute": "mean",
+        "models": ["per-task", "mean-regularized"],
+        "n_splits": 2,
+        "test_size": 0.25,
+        "cv": None,
+        "random_state": 3,
+        "n_jobs": 1,
+        "mtgp_max_rows": protocol.MTGP_MAX_TRAINING_ROWS,
+    }
+    assert [s["seed"] for s in report["protocol"]["splits"]] == [3, 4]
+    assert report["data"]["task_sizes"] == {"a": 20, "b": 20, "c": 20}
+    assert {d["topic"] for d in report["decisions"]} >= {"data", "task", "features"}
+    for result in report["results"]:
+        for key in ("explained_variance", "rmse", "fit_time"):
+            values = result["per_split"][key]
+            assert len(values) == 2
+            assert result[f"{key}_mean"] == pytest.approx(np.mean(values))
+            assert result[f"{key}_std"] == pytest.approx(np.std(values))
+        assert sorted(result["per_task"]) == ["a", "b", "c"]
+        for task, values in result["per_task"].items():
+            assert result["per_task_mean"][task] == pytest.approx(np.mean(values))
+    regularized = _result(report, "mean-regularized")
+    assert set(regularized["hyper_parameters"][0]) >= {"alpha", "alpha_mean"}
+    assert regularized["tasks_compared"] == 3
+    improved = sum(
+        regularized["per_task_mean"][t]
+        > _result(report, "per-task")["per_task_mean"][t]
+        for t in "abc"
+    )
+    assert regularized["tasks_improved"] == improved
+
+    # The printed command gives the same numbers again.
+    command = shlex.split(report["command"])
+    out = tmp_path / "again.json"
+    assert main([*command[1:], "--json", str(out)]) == 0
+    again = json.loads(out.read_text())
+    for before, after in zip(report["results"], again["results"]):
+        assert before["per_split"]["rmse"] == after["per_split"]["rmse"]
+
+
+def test_plot_writes_a_png(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    frame = _frame()
+    path = tmp_path / "figure.png"
+    arguments = ("--models", "per-task", "pooled", "joint-feature", "--n-splits", "2")
+    status, _ = _run(tmp_path, frame, *arguments, "--plot", str(path))
+    assert status == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote {path}" in capsys.readouterr().out
+
+
+def test_plot_without_matplotlib_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.backend_bases", None)
+    status = main(["compare", "--plot", str(tmp_path / "figure.png")])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "skmtl compare: error: --plot needs matplotlib, which is not installed: "
+        'pip install "skmtl[plot]"'
+    )
+
+
+def test_saved_model_is_the_refitted_best_model(tmp_path, capsys):
+    frame = _frame()
+    model_path = tmp_path / "model.pkl"
+    arguments = ("--models", "per-task", "--n-splits", "1")
+    status, report = _run(tmp_path, frame, *arguments, "--save-model", str(model_path))
+    assert status == 0
+    assert report["saved_model"] == {"model": "per-task", "path": str(model_path)}
+    with open(model_path, "rb") as file:
+        model = pickle.load(file)
+    X = frame.drop(columns="units")
+    # Oracle: per-task ridge on the features standardised over every row.
+    features = ["price", "promo"]
+    scaler = StandardScaler().fit(X[features])
+    expected = np.empty(len(frame))
+    for task in "abc":
+        rows = (X["store"] == task).to_numpy()
+        ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(
+            scaler.transform(X.loc[rows, features]), frame["units"][rows]
+        )
+        expected[rows] = ridge.predict(scaler.transform(X.loc[rows, features]))
+    np.testing.assert_allclose(model.predict(X), expected, rtol=RTOL)
+
+
+def test_mtgp_is_skipped_above_the_row_limit(tmp_path, capsys):
+    frame = _frame()
+    arguments = ("--models", "per-task", "mtgp", "--n-splits", "1")
+    status, report = _run(tmp_path, frame, *arguments, "--mtgp-max-rows", "10")
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "mtgp skipped: 45 training observations > 10 (--mtgp-max-rows)" in printed
+    assert _result(report, "mtgp")["status"] == "skipped"
+
+
+def test_an_unavailable_model_is_skipped_with_its_reason(tmp_path, capsys, monkeypatch):
+    def not_there(*args):
+        raise ImportError("cannot import name 'JointFeatureRegressorCV'")
+
+    spec = protocol.MODELS["joint-feature"]
+    monkeypatch.setitem(
+        protocol.MODELS,
+        "joint-feature",
+        protocol.ModelSpec(spec.name, spec.description, True, not_there, None),
+    )
+    arguments = ("--models", "pooled", "joint-feature", "--n-splits", "1")
+    status, report = _run(tmp_path, _frame(), *arguments)
+    assert status == 0
+    assert (
+        "joint-feature skipped: cannot be imported (ImportError: cannot import name"
+        in capsys.readouterr().out
+    )
+
+
+def test_parallel_fits_give_the_same_numbers(tmp_path):
+    frame = _frame()
+    arguments = ("--models", "per-task", "mean-regularized", "--n-splits", "2")
+    _, serial = _run(tmp_path, frame, *arguments)
+    _, parallel = _run(tmp_path, frame, *arguments, "--n-jobs", "2")
+    for before, after in zip(serial["results"], parallel["results"]):
+        assert before["per_split"]["rmse"] == after["per_split"]["rmse"]
+        assert before["per_task"] == after["per_task"]
+
+
+@pytest.mark.parametrize("tqdm_installed", [True, False])
+def test_progress_is_shown_on_a_terminal_only(
+    tmp_path, capsys, monkeypatch, tqdm_installed
+):
+    if tqdm_installed:
+        pytest.importorskip("tqdm")
+    else:
+        monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    arguments = ("--models", "pooled", "--n-splits", "2")
+    assert _run(tmp_path, _frame(), *arguments)[0] == 0
+    err = capsys.readouterr().err
+    assert "split 2 pooled" in err
+    assert _run(tmp_path, _frame(), *arguments, "--quiet")[0] == 0
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    "n_rows, test_size, cv", [(3, 0.25, None), (4, 0.5, None), (5, 0.9, None)]
+)
+def test_min_rows_per_task_agrees_with_the_splitter(n_rows, test_size, cv):
+    def n_train(rows):
+        X = np.zeros((rows, 2))
+        train, _ = train_test_split_tasks(
+            X, task_column=0, test_size=test_size, random_state=0
+        )
+        return len(train)
+
+    needed = min_rows_per_task(test_size=test_size, cv=cv)
+    assert n_train(needed) >= protocol.MIN_TRAINING_ROWS
+    assert n_train(needed - 1) < protocol.MIN_TRAINING_ROWS
+    if test_size == 0.25:
+        assert needed == n_rows
+
+
+def test_min_rows_per_task_with_cv():
+    # k folds: a row in every test fold, two training rows in every fold.
+    assert min_rows_per_task(cv=2) == 4
+    assert min_rows_per_task(cv=5) == 5
+
+
+def test_count_improved_tasks_by_hand():
+    baseline = ModelResult(
+        "per-task", task_scores={"a": [0.1, 0.3], "b": [0.5, 0.5], "c": [np.nan] * 2}
+    )
+    model = ModelResult(
+        "pooled", task_scores={"a": [0.3, 0.2], "b": [0.5, 0.5], "c": [0.9, 0.9]}
+    )
+    failed = ModelResult("mtgp", status="failed")
+    count_improved_tasks([baseline, model, failed])
+    # a: 0.25 > 0.2; b: a tie is no improvement; c: undefined for the baseline.
+    assert (model.tasks_improved, model.tasks_compared) == (1, 2)
+    assert failed.tasks_improved is None and baseline.tasks_improved is None
+
+
+def test_warnings_of_tiny_tasks_are_collected_not_raised(tmp_path, capsys):
+    # pytest turns warnings into errors: a fit that warned would fail here.
+    frame = _frame(n_per_task=4, tasks=tuple("abcdefgh"))
+    big = _frame(n_per_task=40, tasks=("z",), seed=1)
+    frame = pd.concat([frame, big], ignore_index=True)
+    arguments = ("--models", "per-task", "mean-regularized", "--n-splits", "1")
+    status, report = _run(tmp_path, frame, *arguments)
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "mean-regularized: 1 distinct warning(s) while fitting" in printed
+    assert "counted over the 1 of 9 tasks whose per-task score is defined" in printed
+    warned = _result(report, "mean-regularized")["warnings"]
+    assert len(warned) == 1 and "fewer rows than n_splits=5" in warned[0]
+    assert _result(report, "mean-regularized")["tasks_compared"] == 1
+
+
+def test_numeric_codes_can_be_declared_categorical(tmp_path, capsys):
+    frame = _frame()
+    frame["grade"] = np.arange(len(frame)) % 4 + 1
+    arguments = ("--models", "pooled", "--n-splits", "1", "--categorical", "grade")
+    status, report = _run(tmp_path, frame, *arguments)
+    assert status == 0
+    assert "1 categorical ['grade'] one-hot encoded into 4 indicator columns" in (
+        capsys.readouterr().out
+    )
+    assert report["data"]["numeric_columns"] == ["price", "promo"]
+    assert "--categorical grade" in report["command"]
