@@ -1,0 +1,5 @@
+"""Multi-task Gaussian processes: ICM/LMC with a learned task covariance."""
+
+from ._mtgp import MultiTaskGaussianProcessRegressor
+
+__all__ = ["MultiTaskGaussianProcessRegressor"]

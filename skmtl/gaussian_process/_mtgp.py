@@ -1,0 +1,698 @@
+"""Multi-task Gaussian process regression (ICM / LMC)."""
+
+import contextlib
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.optimize
+from sklearn.base import (
+    BaseEstimator,
+    MultiOutputMixin,
+    _fit_context,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Kernel
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from .._tasks import (
+    check_predict_data,
+    check_task_data,
+    split_task_column,
+    unique_in_order,
+    unknown_task_error,
+)
+from ..base import MultiTaskRegressorMixin
+from ._dense import (
+    DensePosterior,
+    Observations,
+    dense_log_marginal_likelihood,
+    dense_size_error,
+)
+from ._kronecker import KroneckerPosterior, kronecker_log_marginal_likelihood
+from ._task_kernel import HyperParameters, latent_kernels
+
+#: Below this matrix size the optimiser's BLAS calls run on one thread: they
+#: are too small to gain from threads, and OpenBLAS's thread synchronisation
+#: made them 4-10x slower on a busy 2-core machine.
+SINGLE_THREAD_BELOW = 1000
+
+
+def _blas_threads_for(size):
+    """Context limiting BLAS to one thread for small matrices."""
+    if size < SINGLE_THREAD_BELOW:
+        return threadpool_limits(limits=1, user_api="blas")
+    return contextlib.nullcontext()
+
+
+class MultiTaskGaussianProcessRegressor(
+    MultiOutputMixin, MultiTaskRegressorMixin, BaseEstimator
+):
+    """Multi-task Gaussian process regression with a learned task covariance.
+
+    Every task ``t`` is a latent function ``f_t`` observed with Gaussian noise,
+    ``y = f_t(x) + e``, ``e ~ N(0, sigma_t^2)``. The functions of all tasks
+    are jointly Gaussian with the linear model of coregionalisation (LMC)
+    covariance
+
+        cov(f_s(x), f_t(x')) = sum_{q=1}^{Q} B_q[s, t] k_q(x, x'),
+        B_q = A_q A_q^T + diag(kappa_q),
+
+    where ``k_q`` are kernels over the features (scikit-learn kernels),
+    ``A_q`` has shape ``(n_tasks, rank)`` and ``kappa_q > 0``. ``Q = 1``
+    (``n_latent=1``) is the intrinsic coregionalisation model (ICM) of
+    Bonilla et al. (2008): all tasks share one kernel and differ by the task
+    covariance ``B``. The hyper-parameters (those of the kernels, the
+    ``A_q``, ``kappa_q`` and the noise variances) maximise the log marginal
+    likelihood of the ``N`` observations ``y`` (Rasmussen & Williams 2006,
+    eq. 2.30)
+
+        log p(y) = -1/2 y^T C^{-1} y - 1/2 log|C| - N/2 log(2 pi),
+        C[i, j] = sum_q B_q[t_i, t_j] k_q(x_i, x_j) + delta_ij (sigma_{t_i}^2 + alpha),
+
+    with L-BFGS-B and analytic gradients, as in scikit-learn's
+    :class:`~sklearn.gaussian_process.GaussianProcessRegressor`.
+
+    Parameters
+    ----------
+    kernel : kernel instance, default=None
+        Kernel ``k`` over the features (without the task column). Its
+        hyper-parameters are optimised unless their bounds are ``"fixed"``.
+        ``None`` means ``ConstantKernel(1.0) * RBF(np.ones(n_features))``
+        (one length scale per feature). Do not add a ``WhiteKernel``: the
+        noise is part of the model (see ``noise``).
+    rank : int or "full", default=1
+        Number of columns of ``A_q``: the rank of the part of ``B_q`` shared
+        between tasks. ``"full"`` (or any value above) means ``n_tasks``; the
+        value used is ``rank_``.
+    n_latent : int, default=1
+        Number of latent processes ``Q``. 1 is the ICM; above 1 is the LMC,
+        with independent clones of ``kernel`` (the clones ``q >= 1`` start
+        from randomly perturbed hyper-parameters so that they can differ).
+    noise : {"task", "shared"}, default="task"
+        One noise variance per task, or one for all tasks. With
+        ``normalize_y=True`` a shared noise is shared in the units of the
+        normalised targets (the same noise-to-signal ratio for all tasks).
+    task_column : hashable, default=None
+        Long format: the column of ``X`` (name for a DataFrame, integer
+        position for an array) with the task of each row; ``y`` is 1-D.
+        ``None``: wide format (2-D ``Y``, one column per task, ``NaN`` marks an
+        unobserved target) or single task (1-D ``y``).
+    normalize_y : bool, default=True
+        Centre and scale the targets of every task by their own mean and
+        standard deviation before fitting; predictions, standard deviations,
+        covariances and ``noise_variance_`` are in the original units.
+    alpha : float, default=1e-10
+        Value added to the diagonal of the covariance of the observations,
+        as in scikit-learn: a fixed extra noise variance (in the units of the
+        normalised targets) that also guards the Cholesky factorisation.
+    optimizer : "fmin_l_bfgs_b", callable or None, default="fmin_l_bfgs_b"
+        As in scikit-learn. A callable is called as
+        ``theta_opt, func_min = optimizer(obj_func, initial_theta, bounds)``
+        where ``obj_func(theta, eval_gradient=True)`` returns the negative log
+        marginal likelihood and its gradient and ``bounds`` has shape
+        ``(n_params, 2)`` (infinite for the entries of ``A``). ``None`` keeps
+        the initial hyper-parameters.
+    n_restarts_optimizer : int, default=0
+        Further optimiser runs from random starting points: kernel
+        hyper-parameters uniform within their (finite) bounds, as in
+        scikit-learn; ``A ~ N(0, 1)``; ``kappa`` and the noise variances
+        log-uniform in ``[0.01, 10]``. The run with the largest likelihood is
+        kept.
+    solver : {"auto", "dense", "kronecker"}, default="auto"
+        ``"kronecker"`` needs every task observed at the same inputs (a wide
+        ``Y`` without ``NaN``) and ``n_latent=1``; it uses eigendecompositions
+        of ``K`` (n x n) and of the noise-whitened ``B`` (n_tasks x n_tasks)
+        and costs ``O(n^3 + n_tasks^3 + n^2 n_tasks)`` per evaluation of the
+        likelihood and its gradient. ``"dense"`` factorises the full
+        covariance of the ``N`` observations, ``O(N^3)``, for any data and
+        any ``n_latent``. ``"auto"`` picks ``"kronecker"`` when it applies
+        and there are at least two tasks, else ``"dense"``. The choice is
+        ``solver_``.
+    max_dense_size : int or None, default=10_000
+        Largest number of observations the dense solver accepts. Above it
+        ``fit`` raises a ``ValueError`` (before allocating anything) that
+        states the memory needed: a 10,000 x 10,000 matrix takes 0.75 GiB and
+        the gradient needs several of them. ``None`` removes the limit.
+    unknown_task : {"error"}, default="error"
+        Rows of tasks not seen in ``fit`` raise a ``ValueError``: the model
+        has no covariance between a new task and the known ones.
+    random_state : int, RandomState instance or None, default=None
+        Draws the initial ``A`` (which must not be 0: the gradient of the
+        likelihood with respect to ``A`` vanishes there), the perturbed
+        initial kernels of the LMC and the restart points.
+
+    Attributes
+    ----------
+    kernel_ : kernel instance
+        The fitted kernel (ICM). With ``n_latent > 1``, the kernel of the
+        first latent process; all of them are in ``kernels_``.
+    kernels_ : list of kernel instances
+        The fitted kernel ``k_q`` of every latent process.
+    coregionalization_ : ndarray of shape (n_latent, n_tasks, n_tasks)
+        The fitted ``B_q``, in the units of the normalised targets. They are
+        not identifiable on their own (see Notes).
+    task_covariance_ : ndarray of shape (n_tasks, n_tasks)
+        Prior covariance of the tasks at the same input, in the units of
+        ``y``: ``sum_q B_q[s, t] kbar_q sd_s sd_t``, where ``kbar_q`` is the
+        mean of ``k_q(x, x)`` over the training inputs (for a stationary
+        kernel, ``k_q(x, x)`` itself) and ``sd_t`` the standard deviation used
+        to normalise task ``t`` (1 without ``normalize_y``).
+    task_correlation_ : ndarray of shape (n_tasks, n_tasks)
+        ``task_covariance_`` scaled to a unit diagonal: the prior correlation
+        of the tasks at the same input. It is identifiable.
+    noise_variance_ : ndarray of shape (n_tasks,)
+        Fitted noise variance ``sigma_t^2`` of every task, in the units of
+        ``y`` (``alpha`` excluded).
+    rank_ : int
+        Rank of the ``A_q``.
+    solver_ : {"dense", "kronecker"}
+        The solver used.
+    theta_ : ndarray of shape (n_params,)
+        Fitted parameter vector: the ``theta`` of every kernel (log space,
+        as scikit-learn), then for every latent process the entries of
+        ``A_q`` (row by row, unconstrained) and ``log(kappa_q)``, then the log
+        noise variances (normalised units). With one task ``B = 1`` is fixed
+        and has no parameters.
+    bounds_ : ndarray of shape (n_params, 2)
+        Bounds of ``theta_`` (infinite for the entries of ``A``).
+    log_marginal_likelihood_value_ : float
+        Log marginal likelihood of the normalised targets at ``theta_``.
+    X_train_ : ndarray of shape (n_rows, n_features)
+        Training inputs: the rows of ``X`` (long format: grouped by task).
+    y_train_ : ndarray of shape (n_observations,)
+        Observed targets, normalised, grouped by task.
+    tasks_ : ndarray of shape (n_tasks,)
+        Task labels, in the order of the axes of ``task_covariance_``.
+    n_tasks_ : int
+        Number of tasks.
+    task_column_ : hashable or None
+        The resolved task column (long format), else None.
+    n_features_in_ : int
+        Number of features seen during fit (task column excluded).
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the features seen during fit, when ``X`` has string column
+        names (task column excluded).
+
+    See Also
+    --------
+    sklearn.gaussian_process.GaussianProcessRegressor : The single-task model,
+        which this estimator equals when there is one task.
+
+    Notes
+    -----
+    **Which model.** Independent GPs (one
+    :class:`~sklearn.gaussian_process.GaussianProcessRegressor` per task)
+    are the right choice when tasks are unrelated or every task has plenty
+    of data: they cannot be hurt by a wrong task covariance. The ICM
+    (``n_latent=1``) helps when the tasks are correlated functions with the
+    same smoothness, especially when some tasks have few observations where
+    others have many; ``rank`` 1 or 2 usually suffices, and it is the only
+    model with the fast Kronecker solver. The LMC (``n_latent > 1``) lets
+    the shared structure live on several length scales (e.g. a smooth trend
+    shared by all tasks plus a rougher component shared by some); it has
+    ``Q`` times more kernel hyper-parameters, a harder likelihood surface
+    (use ``n_restarts_optimizer``) and always uses the dense solver.
+
+    **Identifiability.** Only the products ``B_q k_q`` enter the likelihood:
+    multiplying ``B_q`` by ``c`` and the ``ConstantKernel`` of ``k_q`` by
+    ``1/c`` changes nothing, so ``coregionalization_`` and ``kernel_`` are
+    determined only up to this scale; ``task_covariance_`` (which multiplies
+    them back) and ``task_correlation_`` are determined. With one task
+    ``B = 1`` is fixed and the model is exactly scikit-learn's GPR with
+    ``kernel + WhiteKernel`` (our noise) and the same ``alpha``.
+
+    **Predictions** are of the noise-free latent values ``f_t(x)``, like
+    scikit-learn's GPR with the noise in ``alpha``: ``std`` and covariances
+    do not include ``noise_variance_``.
+
+    **Solvers.** With the dense solver ``fit`` stores a Cholesky factor of
+    size ``N x N``; with the Kronecker solver an eigenbasis of size
+    ``n x n``. While optimising, matrices smaller than 1000 x 1000 are
+    decomposed with single-threaded BLAS (threads do not pay off at that
+    size and cost much on a busy machine); control larger ones with
+    ``threadpoolctl.threadpool_limits``.
+
+    References
+    ----------
+    Bonilla, E. V., Chai, K. M. A. and Williams, C. K. I. (2008). Multi-task
+    Gaussian process prediction. Advances in Neural Information Processing
+    Systems 20.
+
+    Alvarez, M. A., Rosasco, L. and Lawrence, N. D. (2012). Kernels for
+    vector-valued functions: a review. Foundations and Trends in Machine
+    Learning 4(3), 195-266.
+
+    Saatci, Y. (2012). Scalable inference for structured Gaussian process
+    models. PhD thesis, University of Cambridge.
+
+    Rasmussen, C. E. and Williams, C. K. I. (2006). Gaussian Processes for
+    Machine Learning. MIT Press.
+
+    Examples
+    --------
+    Two correlated tasks in long format, the second one with few rows:
+
+    >>> import numpy as np
+    >>> from skmtl.gaussian_process import MultiTaskGaussianProcessRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> x = rng.uniform(0, 5, size=40)
+    >>> task = np.r_[np.zeros(30), np.ones(10)]
+    >>> y = np.sin(x) * np.where(task == 0, 1.0, -2.0) + 0.05 * rng.randn(40)
+    >>> X = np.column_stack([task, x])
+    >>> gp = MultiTaskGaussianProcessRegressor(task_column=0, random_state=0)
+    >>> gp = gp.fit(X, y)
+    >>> gp.solver_, gp.task_correlation_.shape
+    ('dense', (2, 2))
+    >>> bool(gp.task_correlation_[0, 1] < -0.9)
+    True
+    >>> mean, std = gp.predict(np.array([[1.0, 2.0]]), return_std=True)
+    >>> mean.shape, std.shape
+    ((1,), (1,))
+
+    Wide format (every task at the same inputs) uses the Kronecker solver:
+
+    >>> Y = np.column_stack([np.sin(x), np.cos(x), np.sin(x) + np.cos(x)])
+    >>> gp = MultiTaskGaussianProcessRegressor(rank=2, random_state=0)
+    >>> gp = gp.fit(x[:, None], Y)
+    >>> gp.solver_, gp.predict(x[:3, None]).shape
+    ('kronecker', (3, 3))
+    """
+
+    _parameter_constraints: dict = {
+        "kernel": [None, Kernel],
+        "rank": [Interval(Integral, 1, None, closed="left"), StrOptions({"full"})],
+        "n_latent": [Interval(Integral, 1, None, closed="left")],
+        "noise": [StrOptions({"task", "shared"})],
+        "task_column": "no_validation",
+        "normalize_y": ["boolean"],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "optimizer": [StrOptions({"fmin_l_bfgs_b"}), callable, None],
+        "n_restarts_optimizer": [Interval(Integral, 0, None, closed="left")],
+        "solver": [StrOptions({"auto", "dense", "kronecker"})],
+        "max_dense_size": [Interval(Integral, 1, None, closed="left"), None],
+        "unknown_task": [StrOptions({"error"})],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        kernel=None,
+        *,
+        rank=1,
+        n_latent=1,
+        noise="task",
+        task_column=None,
+        normalize_y=True,
+        alpha=1e-10,
+        optimizer="fmin_l_bfgs_b",
+        n_restarts_optimizer=0,
+        solver="auto",
+        max_dense_size=10_000,
+        unknown_task="error",
+        random_state=None,
+    ):
+        self.kernel = kernel
+        self.rank = rank
+        self.n_latent = n_latent
+        self.noise = noise
+        self.task_column = task_column
+        self.normalize_y = normalize_y
+        self.alpha = alpha
+        self.optimizer = optimizer
+        self.n_restarts_optimizer = n_restarts_optimizer
+        self.solver = solver
+        self.max_dense_size = max_dense_size
+        self.unknown_task = unknown_task
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------
+    # fit
+    # ------------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the multi-task GP: maximise the log marginal likelihood.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_columns)
+            Features; in long format also the task column ``task_column``.
+        y : array-like of shape (n_samples,) or (n_samples, n_tasks)
+            Targets: 1-D in long and single-task format; 2-D in wide format,
+            with ``NaN`` for targets that were not observed.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        data = check_task_data(
+            self, X, y, task_column=self.task_column, accept_sparse=False
+        )
+        n_tasks = data.n_tasks
+        self.rank_ = n_tasks if self.rank == "full" else min(self.rank, n_tasks)
+        self.solver_ = self._resolve_solver(data)
+        kernel = self._default_kernel() if self.kernel is None else self.kernel
+        layout = HyperParameters(
+            latent_kernels(kernel, self.n_latent), n_tasks, self.rank_, self.noise
+        )
+        if self.solver_ == "dense" and self.max_dense_size is not None:
+            if data.n_observations > self.max_dense_size:
+                n_kernel_params = max(k.n_dims for k in layout.kernels)
+                raise dense_size_error(
+                    data.n_observations, self.max_dense_size, n_kernel_params
+                )
+        self._store_training_data(data)
+        self._layout = layout
+        rng = check_random_state(self.random_state)
+        with _blas_threads_for(self._factorised_size()):
+            theta, lml = self._optimize(layout, rng)
+            self._set_fitted_attributes(layout, theta, lml)
+        return self
+
+    def _factorised_size(self):
+        """Size of the matrix decomposed at every likelihood evaluation."""
+        if self.solver_ == "kronecker":
+            return self._n_train_rows
+        return len(self.y_train_)
+
+    def _default_kernel(self):
+        return ConstantKernel(1.0) * RBF(length_scale=np.ones(self.n_features_in_))
+
+    def _resolve_solver(self, data):
+        kronecker_applies = data.shared_design and self.n_latent == 1
+        if self.solver == "auto":
+            if kronecker_applies and data.n_tasks > 1:
+                return "kronecker"
+            return "dense"
+        if self.solver == "kronecker" and not kronecker_applies:
+            reasons = []
+            if not data.shared_design:
+                reasons.append(
+                    "the tasks are not all observed at the same inputs (long "
+                    "format, or NaN in the wide Y)"
+                )
+            if self.n_latent != 1:
+                reasons.append(f"n_latent={self.n_latent} (the LMC is not Kronecker)")
+            raise ValueError(
+                "solver='kronecker' needs every task observed at the same inputs "
+                "(a wide Y without NaN) and n_latent=1, but "
+                + " and ".join(reasons)
+                + ". Use solver='auto' or 'dense'."
+            )
+        return self.solver
+
+    def _store_training_data(self, data):
+        n_tasks = data.n_tasks
+        if self.normalize_y:
+            counts = data.task_counts
+            mean = np.bincount(data.task_index, weights=data.y, minlength=n_tasks)
+            mean /= counts
+            centred = data.y - mean[data.task_index]
+            variance = np.bincount(
+                data.task_index, weights=centred**2, minlength=n_tasks
+            )
+            std = np.sqrt(variance / counts)
+            # A constant task keeps its scale, as sklearn's normalize_y.
+            std[std < 10 * np.finfo(np.float64).eps] = 1.0
+        else:
+            mean, std = np.zeros(n_tasks), np.ones(n_tasks)
+        self._y_train_mean = mean
+        self._y_train_std = std
+        self.X_train_ = np.array(data.X, dtype=np.float64)
+        self.y_train_ = (data.y - mean[data.task_index]) / std[data.task_index]
+        self._observations = Observations(data.task_index, data.row_index, data.offsets)
+        self._n_train_rows = data.X.shape[0]
+
+    def _train_matrix(self):
+        """Targets as an (n_rows, n_tasks) matrix (Kronecker layout)."""
+        return self.y_train_.reshape(self.n_tasks_, self._n_train_rows).T
+
+    def _evaluate(self, layout, theta, eval_gradient):
+        """Log marginal likelihood (and gradient) of the stored data at ``theta``."""
+        kernels, task_covariances, noise = layout.split(theta)
+        noise = noise + self.alpha
+        if eval_gradient:
+            evaluated = [
+                kernel(self.X_train_, eval_gradient=True) for kernel in kernels
+            ]
+            kernel_matrices = [K for K, _ in evaluated]
+            kernel_gradients = [dK for _, dK in evaluated]
+        else:
+            kernel_matrices = [kernel(self.X_train_) for kernel in kernels]
+        if self.solver_ == "kronecker":
+            result = kronecker_log_marginal_likelihood(
+                self._train_matrix(),
+                kernel_matrices[0],
+                task_covariances[0],
+                noise,
+                kernel_gradients[0] if eval_gradient else None,
+            )
+            if eval_gradient:
+                lml, (kernel_grad, B_grad, noise_grad) = result
+                result = lml, ([kernel_grad], [B_grad], noise_grad)
+        else:
+            result = dense_log_marginal_likelihood(
+                self.y_train_,
+                kernel_matrices,
+                task_covariances,
+                noise,
+                self._observations,
+                kernel_gradients if eval_gradient else None,
+            )
+        if not eval_gradient:
+            return result
+        lml, (kernel_grads, B_grads, noise_grad) = result
+        return lml, layout.gradient(theta, kernel_grads, B_grads, noise_grad)
+
+    def _optimize(self, layout, rng):
+        """Return the best ``theta`` and its log marginal likelihood."""
+        initial_theta = layout.initial(rng)
+        if self.optimizer is None:
+            return initial_theta, self._evaluate(layout, initial_theta, False)
+
+        def obj_func(theta, eval_gradient=True):
+            if eval_gradient:
+                lml, grad = self._evaluate(layout, theta, True)
+                return -lml, -grad
+            return -self._evaluate(layout, theta, False)
+
+        bounds = layout.bounds()
+        optima = [self._constrained_optimization(obj_func, initial_theta, bounds)]
+        for _ in range(self.n_restarts_optimizer):
+            start = layout.initial(rng, restart=True)
+            optima.append(self._constrained_optimization(obj_func, start, bounds))
+        values = [func_min for _, func_min in optima]
+        best = int(np.argmin(values))
+        return np.asarray(optima[best][0], dtype=np.float64), -float(values[best])
+
+    def _constrained_optimization(self, obj_func, initial_theta, bounds):
+        if callable(self.optimizer):
+            return self.optimizer(obj_func, initial_theta, bounds=bounds)
+        result = scipy.optimize.minimize(
+            obj_func, initial_theta, method="L-BFGS-B", jac=True, bounds=bounds
+        )
+        if result.status != 0:
+            warnings.warn(
+                f"L-BFGS-B did not converge after {result.nit} iterations "
+                f"(status={result.status}): {result.message}. The "
+                "hyper-parameters may not maximise the likelihood; try "
+                "n_restarts_optimizer > 0 or rescale the features.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return result.x, result.fun
+
+    def _set_fitted_attributes(self, layout, theta, lml):
+        self.theta_ = theta
+        self.bounds_ = layout.bounds()
+        self.log_marginal_likelihood_value_ = lml
+        kernels, task_covariances, noise = layout.split(theta)
+        self.kernels_ = kernels
+        self.kernel_ = kernels[0]
+        self.coregionalization_ = np.stack(task_covariances)
+        std = self._y_train_std
+        self.noise_variance_ = noise * std**2
+        prior_scale = [np.mean(kernel.diag(self.X_train_)) for kernel in kernels]
+        covariance = sum(s * B for s, B in zip(prior_scale, task_covariances))
+        self.task_covariance_ = covariance * np.outer(std, std)
+        sd = np.sqrt(np.diag(self.task_covariance_))
+        self.task_correlation_ = self.task_covariance_ / np.outer(sd, sd)
+        diagonal = noise + self.alpha
+        if self.solver_ == "kronecker":
+            self._posterior = KroneckerPosterior(
+                self.X_train_,
+                self._train_matrix(),
+                kernels[0],
+                task_covariances[0],
+                diagonal,
+            )
+        else:
+            self._posterior = DensePosterior(
+                self.X_train_,
+                self.y_train_,
+                kernels,
+                task_covariances,
+                diagonal,
+                self._observations,
+            )
+
+    # ------------------------------------------------------------------
+    # likelihood and predictions
+    # ------------------------------------------------------------------
+
+    def log_marginal_likelihood(self, theta=None, eval_gradient=False):
+        """Log marginal likelihood of the training data, as scikit-learn's.
+
+        Parameters
+        ----------
+        theta : array-like of shape (n_params,), default=None
+            Full parameter vector laid out as ``theta_``. ``None`` returns
+            ``log_marginal_likelihood_value_``.
+        eval_gradient : bool, default=False
+            Also return the gradient with respect to ``theta``; needs a
+            ``theta``.
+
+        Returns
+        -------
+        log_likelihood : float
+            Log marginal likelihood of the (normalised) training targets.
+        log_likelihood_gradient : ndarray of shape (n_params,), optional
+            Its gradient, if ``eval_gradient`` is True.
+        """
+        check_is_fitted(self)
+        if theta is None:
+            if eval_gradient:
+                raise ValueError("Gradient can only be evaluated for theta!=None")
+            return self.log_marginal_likelihood_value_
+        theta = np.asarray(theta, dtype=np.float64)
+        with _blas_threads_for(self._factorised_size()):
+            return self._evaluate(self._layout, theta, eval_gradient)
+
+    def _query_pairs(self, X):
+        """Validated query rows and the (row, task) pairs to predict."""
+        data = check_predict_data(self, X, allow_unknown=True)
+        Xq = data.X
+        n_rows = Xq.shape[0]
+        if data.layout == "long":
+            unknown = data.unknown
+            if unknown.any():
+                _, labels, name = split_task_column(X, self.task_column_)
+                raise unknown_task_error(
+                    unique_in_order(labels[unknown]), self.tasks_, name
+                )
+            return Xq, np.arange(n_rows), data.task_index, "long"
+        rows = np.repeat(np.arange(n_rows), self.n_tasks_)
+        tasks = np.tile(np.arange(self.n_tasks_), n_rows)
+        return Xq, rows, tasks, data.layout
+
+    def predict(self, X, return_std=False, return_cov=False):
+        """Posterior mean (and std or covariance) of the latent functions.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_columns)
+            Query rows; in long format with the task column.
+        return_std : bool, default=False
+            Also return the posterior standard deviation.
+        return_cov : bool, default=False
+            Also return the posterior covariance. At most one of
+            ``return_std`` and ``return_cov`` may be True.
+
+        Returns
+        -------
+        y_mean : ndarray of shape (n_samples,) or (n_samples, n_tasks)
+            Long format: every row for its own task. Wide format: every row
+            for every task. Single task: ``(n_samples,)``.
+        y_std : ndarray, same shape as ``y_mean``, optional
+            Standard deviation of the latent value (noise excluded).
+        y_cov : ndarray of shape (n_samples, n_samples) or \
+(n_samples, n_samples, n_tasks), optional
+            Joint covariance of the rows. In wide format, as for
+            scikit-learn's multi-output GPR, one covariance per task
+            (``y_cov[..., t]``); the covariance across tasks is used by
+            :meth:`sample_y`.
+        """
+        if return_std and return_cov:
+            raise RuntimeError(
+                "At most one of return_std or return_cov can be requested."
+            )
+        Xq, rows, tasks, layout = self._query_pairs(X)
+        mean, variance = self._posterior.mean_and_variance(
+            Xq, rows, tasks, return_variance=return_std
+        )
+        scale = self._y_train_std[tasks]
+        mean = self._shape_output(mean * scale + self._y_train_mean[tasks], layout)
+        if return_std:
+            return mean, self._shape_output(np.sqrt(variance) * scale, layout)
+        if not return_cov:
+            return mean
+        if layout != "wide":
+            covariance = self._posterior.covariance(Xq, rows, tasks)
+            return mean, covariance * np.outer(scale, scale)
+        n_rows = Xq.shape[0]
+        covariances = [
+            self._posterior.covariance(Xq, np.arange(n_rows), np.full(n_rows, t))
+            * self._y_train_std[t] ** 2
+            for t in range(self.n_tasks_)
+        ]
+        return mean, np.stack(covariances, axis=-1)
+
+    def _shape_output(self, values, layout):
+        if layout == "wide":
+            return values.reshape(-1, self.n_tasks_)
+        return values
+
+    def sample_y(self, X, n_samples=1, random_state=0):
+        """Draw latent function values from the joint posterior.
+
+        The samples are jointly drawn over all rows and all tasks, so they
+        carry the posterior correlation between tasks.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples_X, n_columns)
+            Query rows; in long format with the task column.
+        n_samples : int, default=1
+            Number of samples per query.
+        random_state : int, RandomState instance or None, default=0
+            Seed of the draws.
+
+        Returns
+        -------
+        y_samples : ndarray of shape (n_samples_X, n_samples) or \
+(n_samples_X, n_tasks, n_samples)
+            The second shape in wide format, as scikit-learn's multi-output
+            GPR.
+        """
+        check_is_fitted(self)
+        rng = check_random_state(random_state)
+        Xq, rows, tasks, layout = self._query_pairs(X)
+        mean, _ = self._posterior.mean_and_variance(
+            Xq, rows, tasks, return_variance=False
+        )
+        scale = self._y_train_std[tasks]
+        covariance = self._posterior.covariance(Xq, rows, tasks)
+        covariance = 0.5 * (covariance + covariance.T) * np.outer(scale, scale)
+        # A symmetric square root tolerates the rounding-level negative
+        # eigenvalues of a posterior covariance (a Cholesky factor does not).
+        eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+        factor = eigenvectors * np.sqrt(np.maximum(eigenvalues, 0.0))
+        location = mean * scale + self._y_train_mean[tasks]
+        samples = location[:, None] + factor @ rng.standard_normal(
+            (len(rows), n_samples)
+        )
+        if layout == "wide":
+            return samples.reshape(Xq.shape[0], self.n_tasks_, n_samples)
+        return samples
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
