@@ -1,7 +1,9 @@
 """What every per-task linear model shares: predicting from ``coef_``."""
 
 import numpy as np
+from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import check_is_fitted
 
 from .._tasks import check_predict_data, per_task_rows
 
@@ -43,6 +45,90 @@ class MultiTaskLinearMixin:
                 data.X[unknown], self.shared_coef_, self.shared_intercept_
             )
         return scores
+
+
+class MultiTaskLinearClassifierMixin(MultiTaskLinearMixin):
+    """Class predictions of per-task logistic (binary) or softmax models.
+
+    Needs ``classes_`` besides the attributes of :class:`MultiTaskLinearMixin`.
+    In wide format every column of ``Y`` is a binary task (multi-label).
+    """
+
+    def decision_function(self, X):
+        """Linear predictions ``x . w_t + b_t``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
+            Rows to score, with the task column in long format.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,), (n_samples, n_classes) or \
+(n_samples, n_labels)
+            Binary: the score of ``classes_[1]``; multiclass: one score per
+            class; wide format: the score of label ``classes_[1]`` per task.
+        """
+        check_is_fitted(self, "coef_")
+        return self._linear_predictions(X)
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
+            Rows to predict, with the task column in long format.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes) or (n_samples, n_labels)
+            Probability of every class in the order of ``classes_``; in wide
+            format the probability of ``classes_[1]`` for every task.
+        """
+        scores = self.decision_function(X)
+        if self._task_layout == "wide":
+            return expit(scores)
+        if scores.ndim == 1:
+            return np.column_stack([expit(-scores), expit(scores)])
+        return softmax(scores, axis=1)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`, computed without overflow.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
+            Rows to predict, with the task column in long format.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes) or (n_samples, n_labels)
+        """
+        scores = self.decision_function(X)
+        if self._task_layout == "wide":
+            return log_expit(scores)
+        if scores.ndim == 1:
+            return np.column_stack([log_expit(-scores), log_expit(scores)])
+        return log_softmax(scores, axis=1)
+
+    def predict(self, X):
+        """Predicted class of every row (of every task in wide format).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
+            Rows to predict, with the task column in long format.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Labels from ``classes_``; 2-D in wide format.
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1 or self._task_layout == "wide":
+            return self.classes_[(scores > 0).astype(np.intp)]
+        return self.classes_[np.argmax(scores, axis=1)]
 
 
 def _scores(X, coef, intercept):

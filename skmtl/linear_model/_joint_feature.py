@@ -3,7 +3,6 @@
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import assert_all_finite
@@ -17,7 +16,7 @@ from ..base import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from ..losses import LogisticLoss, MultinomialLoss, SquaredLoss
 from ..solvers import bcd, fista
 from ..solvers._l21 import group_norms, make_design, penalty_strengths
-from ._base import MultiTaskLinearMixin
+from ._base import MultiTaskLinearClassifierMixin, MultiTaskLinearMixin
 
 _SOLVERS = {"squared": ("bcd", "fista", "cvxpy"), "logistic": ("fista", "cvxpy")}
 
@@ -367,7 +366,10 @@ class JointFeatureRegressor(MultiTaskRegressorMixin, _JointFeatureMixin, BaseEst
 
 
 class JointFeatureClassifier(
-    MultiTaskClassifierMixin, _JointFeatureMixin, BaseEstimator
+    MultiTaskClassifierMixin,
+    MultiTaskLinearClassifierMixin,
+    _JointFeatureMixin,
+    BaseEstimator,
 ):
     """Multi-task logistic regression with a common set of features (L2,1).
 
@@ -598,82 +600,6 @@ class JointFeatureClassifier(
         )
         self._set_result(result, solver, self.fit_intercept)
         return self
-
-    def decision_function(self, X):
-        """Linear predictions ``x . w_t + b_t``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
-            Rows to score, with the task column in long format.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,), (n_samples, n_classes) or \
-(n_samples, n_labels)
-            Binary: the score of ``classes_[1]``; multiclass: one score per
-            class; wide format: the score of ``classes_[1]`` per label.
-        """
-        check_is_fitted(self, "coef_")
-        return self._linear_predictions(X)
-
-    def predict_proba(self, X):
-        """Class probabilities.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
-            Rows to predict, with the task column in long format.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes) or (n_samples, n_labels)
-            Probability of every class in the order of ``classes_``; in wide
-            format the probability of ``classes_[1]`` for every label.
-        """
-        scores = self.decision_function(X)
-        if self._task_layout == "wide":
-            return expit(scores)
-        if scores.ndim == 1:
-            return np.column_stack([expit(-scores), expit(scores)])
-        return softmax(scores, axis=1)
-
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`, computed without overflow.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
-            Rows to predict, with the task column in long format.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes) or (n_samples, n_labels)
-        """
-        scores = self.decision_function(X)
-        if self._task_layout == "wide":
-            return log_expit(scores)
-        if scores.ndim == 1:
-            return np.column_stack([log_expit(-scores), log_expit(scores)])
-        return log_softmax(scores, axis=1)
-
-    def predict(self, X):
-        """Predicted class of every row (of every label in wide format).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
-            Rows to predict, with the task column in long format.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,) or (n_samples, n_labels)
-            Labels from ``classes_``; 2-D in wide format.
-        """
-        scores = self.decision_function(X)
-        if scores.ndim == 1 or self._task_layout == "wide":
-            return self.classes_[(scores > 0).astype(np.intp)]
-        return self.classes_[np.argmax(scores, axis=1)]
 
 
 def _classification_problem(estimator, data):

@@ -17,6 +17,7 @@ from ..base import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from ..losses import SquaredLoss
 from ..solvers._l21 import alpha_max as _alpha_max
 from ..solvers._l21 import make_design
+from ._base import MultiTaskLinearClassifierMixin
 from ._joint_feature import (
     JointFeatureClassifier,
     JointFeatureRegressor,
@@ -707,7 +708,10 @@ dual_gap_, solver_
 
 
 class JointFeatureClassifierCV(
-    MultiTaskClassifierMixin, _JointFeatureCVMixin, BaseEstimator
+    MultiTaskClassifierMixin,
+    MultiTaskLinearClassifierMixin,
+    _JointFeatureCVMixin,
+    BaseEstimator,
 ):
     """Joint-feature logistic regression with ``alpha`` chosen by cross-validation.
 
@@ -929,8 +933,3 @@ dual_gap_, solver_
         )
         self._set_result(result, solver, self.fit_intercept)
         return self
-
-    decision_function = JointFeatureClassifier.decision_function
-    predict_proba = JointFeatureClassifier.predict_proba
-    predict_log_proba = JointFeatureClassifier.predict_log_proba
-    predict = JointFeatureClassifier.predict

@@ -3,23 +3,22 @@
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import column_or_1d
 
 from .._tasks import check_task_data
 from .._validation import format_labels
 from ..base import MultiTaskClassifierMixin
 from ..losses import LogisticLoss, MultinomialLoss
 from ..solvers.lbfgs import solve_mean_regularized
-from ._base import MultiTaskLinearMixin
+from ._base import MultiTaskLinearClassifierMixin
 
 
 class MeanRegularizedClassifier(
-    MultiTaskClassifierMixin, MultiTaskLinearMixin, BaseEstimator
+    MultiTaskClassifierMixin, MultiTaskLinearClassifierMixin, BaseEstimator
 ):
     """Multi-task logistic regression with task models pulled to a shared mean.
 
@@ -296,82 +295,6 @@ class MeanRegularizedClassifier(
                 "multiclass tasks in long format with task_column."
             )
         return encoded
-
-    def decision_function(self, X):
-        """Linear predictions ``x . w_t + b_t``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
-            Rows to score, with the task column in long format.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,), (n_samples, n_classes) or \
-(n_samples, n_labels)
-            Binary: the score of ``classes_[1]``; multiclass: one score per
-            class; wide format: the score of label ``classes_[1]`` per task.
-        """
-        check_is_fitted(self, "coef_")
-        return self._linear_predictions(X)
-
-    def predict_proba(self, X):
-        """Class probabilities.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
-            Rows to predict, with the task column in long format.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes) or (n_samples, n_labels)
-            Probability of every class in the order of ``classes_``; in wide
-            format the probability of ``classes_[1]`` for every task.
-        """
-        scores = self.decision_function(X)
-        if self._task_layout == "wide":
-            return expit(scores)
-        if scores.ndim == 1:
-            return np.column_stack([expit(-scores), expit(scores)])
-        return softmax(scores, axis=1)
-
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`, computed without overflow.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
-            Rows to predict, with the task column in long format.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes) or (n_samples, n_labels)
-        """
-        scores = self.decision_function(X)
-        if self._task_layout == "wide":
-            return log_expit(scores)
-        if scores.ndim == 1:
-            return np.column_stack([log_expit(-scores), log_expit(scores)])
-        return log_softmax(scores, axis=1)
-
-    def predict(self, X):
-        """Predicted class of every row (of every task in wide format).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
-            Rows to predict, with the task column in long format.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,) or (n_samples, n_labels)
-            Labels from ``classes_``; 2-D in wide format.
-        """
-        scores = self.decision_function(X)
-        if scores.ndim == 1 or self._task_layout == "wide":
-            return self.classes_[(scores > 0).astype(np.intp)]
-        return self.classes_[np.argmax(scores, axis=1)]
 
 
 def _is_column_vector(y):
