@@ -15,9 +15,15 @@ variance of each task (plus ``alpha``). The LML and its gradient are
 
     L = -1/2 y^T C^{-1} y - 1/2 log|C| - N/2 log(2 pi),
     dL/dp = 1/2 tr((a a^T - C^{-1}) dC/dp),   a = C^{-1} y.
+
+The gradient is returned with respect to the kernel matrices ``K_q`` (over the
+rows of ``X``), the ``B_q`` and the noise; the chain rule to the
+hyper-parameters is :func:`~skmtl.gaussian_process._task_kernel.kernel_gradient`
+and :class:`~skmtl.gaussian_process._task_kernel.HyperParameters`.
 """
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.linalg import cho_solve, cholesky, lapack, solve_triangular
 
 #: Observations x query pairs per block when predicting, to bound memory.
@@ -34,8 +40,9 @@ def dense_size_error(n_observations, max_dense_size, n_kernel_params):
     max_dense_size : int
         The largest ``N`` allowed.
     n_kernel_params : int
-        Hyper-parameters of the kernels; the gradient holds one ``N x N``
-        matrix per hyper-parameter.
+        Hyper-parameters of the largest kernel: a kernel without a direct
+        gradient (see ``kernel_gradient``) holds one ``N x N`` matrix per
+        hyper-parameter.
 
     Returns
     -------
@@ -48,7 +55,7 @@ def dense_size_error(n_observations, max_dense_size, n_kernel_params):
         f"{n_observations:,} observations: one {n_observations:,} x "
         f"{n_observations:,} float64 matrix takes {gib:.2f} GiB, and a log "
         f"marginal likelihood gradient needs about {n_matrices} of them "
-        f"({n_matrices * gib:.1f} GiB), with O(N^3) time per evaluation. "
+        f"({n_matrices * gib:.1f} GiB at most), with O(N^3) time per evaluation. "
         f"This is above max_dense_size={max_dense_size:,} observations. "
         "To fit it: subsample the observations; or, if every task is observed "
         "at the same inputs, pass the data in the Kronecker layout (a fully "
@@ -71,12 +78,31 @@ class Observations:
         row ``i`` (long and single-task format).
     offsets : ndarray of shape (n_tasks + 1,)
         Observations of task ``t`` are ``offsets[t]:offsets[t + 1]``.
+    n_rows : int
+        Number of rows of ``X``.
     """
 
-    def __init__(self, task_index, row_index, offsets):
+    def __init__(self, task_index, row_index, offsets, n_rows):
         self.task_index = task_index
         self.row_index = row_index
         self.offsets = offsets
+        self.n_rows = n_rows
+
+    def to_rows(self, matrix):
+        """Add an (N, N) matrix over observations into an (n_rows, n_rows) one.
+
+        The adjoint of :meth:`restrict`: entry ``(i, j)`` goes to
+        ``(row_i, row_j)``, summed over the tasks that share the rows.
+        """
+        if self.row_index is None:
+            return matrix
+        n_observations = len(self.row_index)
+        selection = sp.csr_matrix(
+            (np.ones(n_observations), (np.arange(n_observations), self.row_index)),
+            shape=(n_observations, self.n_rows),
+        )
+        half = selection.T @ matrix
+        return np.asarray((selection.T @ half.T).T)
 
     def restrict(self, matrix):
         """Restrict a kernel matrix over the rows to the observations."""
@@ -119,7 +145,7 @@ def dense_covariance(kernel_matrices, task_covariances, noise, observations):
 
 
 def dense_log_marginal_likelihood(
-    y, kernel_matrices, task_covariances, noise, observations, kernel_gradients=None
+    y, kernel_matrices, task_covariances, noise, observations, eval_gradient=False
 ):
     """LML of the observations and, optionally, its gradient.
 
@@ -129,41 +155,40 @@ def dense_log_marginal_likelihood(
         Observed targets, grouped by task.
     kernel_matrices, task_covariances, noise, observations
         See :func:`dense_covariance`.
-    kernel_gradients : list of ndarray of shape (n_rows, n_rows, n_q), optional
-        ``dk_q/dtheta_q``; if given, the gradient is returned.
+    eval_gradient : bool, default=False
+        Also return the gradient.
 
     Returns
     -------
     lml : float
         ``-inf`` if the covariance is not positive definite.
-    gradient : tuple, only if ``kernel_gradients`` is given
-        ``(kernel_grads, B_grads, noise_grad)``: ``dL/dtheta_q`` for every
-        kernel, ``dL/dB_q`` (shape (n_tasks, n_tasks), every entry taken as
-        free) and ``dL/dd_t`` (shape (n_tasks,)). Zeros when the LML is
+    gradient : tuple, only if ``eval_gradient``
+        ``(K_adjoints, B_grads, noise_grad)``: ``dL/dK_q`` (shape (n_rows,
+        n_rows)), ``dL/dB_q`` (shape (n_tasks, n_tasks)), every entry taken
+        as free, and ``dL/dd_t`` (shape (n_tasks,)). Zeros when the LML is
         ``-inf``.
     """
     C = dense_covariance(kernel_matrices, task_covariances, noise, observations)
     try:
         L = cholesky(C, lower=True, check_finite=False)
     except np.linalg.LinAlgError:
-        if kernel_gradients is None:
+        if not eval_gradient:
             return -np.inf
-        return -np.inf, _zero_gradient(kernel_gradients, task_covariances)
+        return -np.inf, _zero_gradient(kernel_matrices, task_covariances)
     del C
     alpha = cho_solve((L, True), y, check_finite=False)
     lml = -0.5 * y @ alpha - np.log(np.diag(L)).sum() - 0.5 * len(y) * np.log(2 * np.pi)
-    if kernel_gradients is None:
+    if not eval_gradient:
         return lml
-    gradient = _dense_gradient(
-        L, alpha, kernel_matrices, kernel_gradients, task_covariances, observations
+    return lml, _dense_gradient(
+        L, alpha, kernel_matrices, task_covariances, observations
     )
-    return lml, gradient
 
 
-def _zero_gradient(kernel_gradients, task_covariances):
+def _zero_gradient(kernel_matrices, task_covariances):
     n_tasks = task_covariances[0].shape[0]
     return (
-        [np.zeros(dK.shape[2]) for dK in kernel_gradients],
+        [np.zeros_like(K) for K in kernel_matrices],
         [np.zeros_like(B) for B in task_covariances],
         np.zeros(n_tasks),
     )
@@ -179,28 +204,29 @@ def _cholesky_inverse(L):
     inverse, info = lapack.dpotri(L, lower=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"dpotri failed with info={info}.")
+    # dpotri fills one triangle: mirror it.
     inverse = np.tril(inverse)
-    inverse += np.tril(inverse, -1).T
+    inverse += inverse.T
+    inverse[np.diag_indices_from(inverse)] *= 0.5
     return inverse
 
 
-def _dense_gradient(
-    L, alpha, kernel_matrices, kernel_gradients, task_covariances, observations
-):
-    # W = a a^T - C^{-1}; then dL/dp = 1/2 sum_ij W_ij dC_ij/dp.
+def _dense_gradient(L, alpha, kernel_matrices, task_covariances, observations):
+    # W = a a^T - C^{-1}; then dL/dC = W / 2 and, as
+    # C = sum_q B_q[t_i, t_j] K_q[r_i, r_j] + noise,
+    # dL/dK_q = rows(W * B_q[t_i, t_j]) / 2 and dL/dB_q = blocks(W * K_q) / 2.
     W = -_cholesky_inverse(L)
     W += np.outer(alpha, alpha)
+    W *= 0.5
     n_tasks = task_covariances[0].shape[0]
-    noise_grad = 0.5 * np.bincount(
+    noise_grad = np.bincount(
         observations.task_index, weights=np.diag(W), minlength=n_tasks
     )
-    kernel_grads, B_grads = [], []
-    for K, dK, B in zip(kernel_matrices, kernel_gradients, task_covariances):
-        B_grads.append(0.5 * observations.task_block_sums(W * observations.restrict(K)))
-        weighted = W * observations.expand(B)
-        dK = dK if observations.row_index is None else observations.restrict(dK)
-        kernel_grads.append(0.5 * np.tensordot(weighted, dK, axes=([0, 1], [0, 1])))
-    return kernel_grads, B_grads, noise_grad
+    K_adjoints, B_grads = [], []
+    for K, B in zip(kernel_matrices, task_covariances):
+        B_grads.append(observations.task_block_sums(W * observations.restrict(K)))
+        K_adjoints.append(observations.to_rows(W * observations.expand(B)))
+    return K_adjoints, B_grads, noise_grad
 
 
 class DensePosterior:

@@ -33,7 +33,7 @@ from ._dense import (
     dense_size_error,
 )
 from ._kronecker import KroneckerPosterior, kronecker_log_marginal_likelihood
-from ._task_kernel import HyperParameters, latent_kernels
+from ._task_kernel import HyperParameters, kernel_gradient, latent_kernels
 
 #: Below this matrix size the optimiser's BLAS calls run on one thread: they
 #: are too small to gain from threads, and OpenBLAS's thread synchronisation
@@ -425,7 +425,9 @@ class MultiTaskGaussianProcessRegressor(
         self._y_train_std = std
         self.X_train_ = np.array(data.X, dtype=np.float64)
         self.y_train_ = (data.y - mean[data.task_index]) / std[data.task_index]
-        self._observations = Observations(data.task_index, data.row_index, data.offsets)
+        self._observations = Observations(
+            data.task_index, data.row_index, data.offsets, data.X.shape[0]
+        )
         self._n_train_rows = data.X.shape[0]
 
     def _train_matrix(self):
@@ -436,25 +438,18 @@ class MultiTaskGaussianProcessRegressor(
         """Log marginal likelihood (and gradient) of the stored data at ``theta``."""
         kernels, task_covariances, noise = layout.split(theta)
         noise = noise + self.alpha
-        if eval_gradient:
-            evaluated = [
-                kernel(self.X_train_, eval_gradient=True) for kernel in kernels
-            ]
-            kernel_matrices = [K for K, _ in evaluated]
-            kernel_gradients = [dK for _, dK in evaluated]
-        else:
-            kernel_matrices = [kernel(self.X_train_) for kernel in kernels]
+        kernel_matrices = [kernel(self.X_train_) for kernel in kernels]
         if self.solver_ == "kronecker":
             result = kronecker_log_marginal_likelihood(
                 self._train_matrix(),
                 kernel_matrices[0],
                 task_covariances[0],
                 noise,
-                kernel_gradients[0] if eval_gradient else None,
+                eval_gradient,
             )
             if eval_gradient:
-                lml, (kernel_grad, B_grad, noise_grad) = result
-                result = lml, ([kernel_grad], [B_grad], noise_grad)
+                lml, (K_adjoint, B_grad, noise_grad) = result
+                result = lml, ([K_adjoint], [B_grad], noise_grad)
         else:
             result = dense_log_marginal_likelihood(
                 self.y_train_,
@@ -462,11 +457,15 @@ class MultiTaskGaussianProcessRegressor(
                 task_covariances,
                 noise,
                 self._observations,
-                kernel_gradients if eval_gradient else None,
+                eval_gradient,
             )
         if not eval_gradient:
             return result
-        lml, (kernel_grads, B_grads, noise_grad) = result
+        lml, (K_adjoints, B_grads, noise_grad) = result
+        kernel_grads = [
+            kernel_gradient(kernel, self.X_train_, K_adjoint, K)
+            for kernel, K_adjoint, K in zip(kernels, K_adjoints, kernel_matrices)
+        ]
         return lml, layout.gradient(theta, kernel_grads, B_grads, noise_grad)
 
     def _optimize(self, layout, rng):

@@ -15,11 +15,21 @@ from scipy.stats import multivariate_normal
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+from sklearn.gaussian_process.kernels import (
+    RBF,
+    ConstantKernel,
+    DotProduct,
+    Matern,
+    WhiteKernel,
+)
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmtl.gaussian_process import MultiTaskGaussianProcessRegressor
-from skmtl.gaussian_process._task_kernel import NOISE_BOUNDS, NOISE_INIT
+from skmtl.gaussian_process._task_kernel import (
+    NOISE_BOUNDS,
+    NOISE_INIT,
+    kernel_gradient,
+)
 
 # --------------------------------------------------------------------------
 # data and helpers
@@ -91,6 +101,32 @@ def _explicit_covariance(model, theta, X, task):
 # --------------------------------------------------------------------------
 # likelihood: value and gradient
 # --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        RBF(0.7),
+        RBF([0.5, 2.0, 1.0]),
+        RBF([0.5, 2.0, 1.0], length_scale_bounds="fixed"),
+        ConstantKernel(2.0) * RBF([0.5, 2.0, 1.0]),
+        ConstantKernel(2.0, "fixed") * RBF([0.5, 2.0, 1.0]) + WhiteKernel(0.3),
+        RBF(1.5) * ConstantKernel(0.5) + ConstantKernel(0.1) * Matern(0.8, nu=1.5),
+        DotProduct(1.0) + RBF([1.0, 1.0, 1.0]),
+    ],
+)
+def test_kernel_gradient_equals_sklearn_gradient_tensor(kernel):
+    # Features far from the origin: the direct RBF contraction must not lose
+    # digits to cancellation.
+    rng = np.random.RandomState(0)
+    X = 1000.0 + rng.rand(15, 3)
+    M = rng.randn(15, 15)
+    M = M + M.T
+    _, tensor = kernel(X, eval_gradient=True)
+    expected = np.tensordot(M, tensor, axes=([0, 1], [0, 1]))
+    gradient = kernel_gradient(kernel, X, M)
+    assert gradient.shape == (kernel.n_dims,)
+    np.testing.assert_allclose(gradient, expected, rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize("n_latent", [1, 2])

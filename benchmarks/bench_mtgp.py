@@ -1,0 +1,505 @@
+"""Multi-task GP: skmtl against GPy, the Kronecker solver, and accuracy.
+
+Three parts, all in one process:
+
+(a) **skmtl vs GPy's ICM** (``GPy.util.multioutput.ICM`` with
+    ``GPy.kern.Coregionalize`` in ``GPy.models.GPCoregionalizedRegression``)
+    on data drawn from a rank-2 ICM (4 tasks, 800 training rows per task, 3
+    features, per-task noise). Both fit the same model: an ARD RBF kernel
+    with a variance, ``B = W W^T + diag(kappa)`` with ``W`` of rank 2, and
+    one noise variance per task, by L-BFGS-B from one start. The targets are
+    standardised per task beforehand, so both maximise the same log marginal
+    likelihood (LML), which the table reports as the objective. Two layouts:
+    *shared inputs* (every task observed at the same rows; skmtl uses its
+    Kronecker solver, GPy has no such path) and *own inputs* (every task at
+    its own rows; both factorise the dense 3200 x 3200 covariance).
+(b) **One LML + gradient in the Kronecker layout** for n in (500, 1000, 2000)
+    inputs and t in (8, 16, 32) tasks, and a dense-vs-Kronecker row at the
+    same LML.
+(c) **Accuracy**: per-task test RMSE of the ICM and the LMC against one
+    sklearn ``GaussianProcessRegressor`` per task and
+    ``MultiOutputRegressor(GaussianProcessRegressor())``, on (c1) an LMC with
+    two latent length scales mixed differently in each task, one task with
+    few observations and missing targets, and (c2)
+    ``skmtl.datasets.make_multitask_regression`` (linear tasks, wide).
+
+Run ``python benchmarks/bench_mtgp.py`` for the sizes above (GPy needs
+minutes at 3200 observations) or add ``--quick`` for a run of about a
+minute. Results go to ``benchmarks/results/mtgp.json``.
+"""
+
+import argparse
+import contextlib
+import os
+import time
+import warnings
+
+import numpy as np
+from _harness import compare, print_table, time_callable, write_json
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+from sklearn.multioutput import MultiOutputRegressor
+from threadpoolctl import threadpool_limits
+
+from skmtl.datasets import make_multitask_regression
+from skmtl.gaussian_process import MultiTaskGaussianProcessRegressor
+
+try:  # GPy is optional: without it part (a) reports skmtl only.
+    import GPy
+except Exception as exc:  # an old GPy can fail on import with new numpy
+    GPy = None
+    GPY_IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
+else:
+    GPY_IMPORT_ERROR = None
+
+
+# --------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------
+
+
+def icm_task_covariance(n_tasks, rank, rng):
+    """A random ``B = A A^T + 0.05 I`` with ``A`` of shape (n_tasks, rank)."""
+    A = rng.standard_normal((n_tasks, rank))
+    return A @ A.T + 0.05 * np.eye(n_tasks)
+
+
+def draw_icm(n_train, n_test, n_tasks, rank, shared_inputs, seed):
+    """Targets from an ICM with an ARD RBF kernel; train and test per task.
+
+    Returns
+    -------
+    data : dict
+        ``X_train``/``X_test``: lists of (n, 3) arrays per task;
+        ``y_train``: list of noisy targets; ``f_test``: list of noise-free
+        test values; ``B`` the true task covariance.
+    """
+    rng = np.random.RandomState(seed)
+    n_features = 3
+    B = icm_task_covariance(n_tasks, rank, rng)
+    kernel = RBF(length_scale=[0.3, 0.6, 1.2])
+    n_rows = n_train + n_test
+    if shared_inputs:
+        X = rng.uniform(0, 1, size=(n_rows, n_features))
+        K = kernel(X) + 1e-8 * np.eye(n_rows)
+        # f = L_K Z L_B^T has covariance B kron K.
+        F = np.linalg.cholesky(K) @ rng.standard_normal((n_rows, n_tasks))
+        F = F @ np.linalg.cholesky(B).T
+        X_tasks = [X] * n_tasks
+        f_tasks = [F[:, t] for t in range(n_tasks)]
+    else:
+        X_tasks = [rng.uniform(0, 1, size=(n_rows, n_features)) for _ in range(n_tasks)]
+        X_all = np.vstack(X_tasks)
+        task = np.repeat(np.arange(n_tasks), n_rows)
+        covariance = B[np.ix_(task, task)] * kernel(X_all)
+        covariance[np.diag_indices_from(covariance)] += 1e-8
+        f = np.linalg.cholesky(covariance) @ rng.standard_normal(len(task))
+        f_tasks = np.split(f, n_tasks)
+    noise_sd = np.sqrt(0.1 * np.diag(B))
+    y_train, f_test = [], []
+    for t in range(n_tasks):
+        noise = noise_sd[t] * rng.standard_normal(n_train)
+        y_train.append(f_tasks[t][:n_train] + noise)
+        f_test.append(f_tasks[t][n_train:])
+    return {
+        "X_train": [X[:n_train] for X in X_tasks],
+        "X_test": [X[n_train:] for X in X_tasks],
+        "y_train": y_train,
+        "f_test": f_test,
+        "B": B,
+    }
+
+
+def standardise(data):
+    """Standardise the targets of every task (both libraries see the same y)."""
+    means = [y.mean() for y in data["y_train"]]
+    stds = [y.std() for y in data["y_train"]]
+    data["y_train"] = [(y - m) / s for y, m, s in zip(data["y_train"], means, stds)]
+    data["f_test"] = [(f - m) / s for f, m, s in zip(data["f_test"], means, stds)]
+    return data
+
+
+def rmse(prediction, truth):
+    return float(np.sqrt(np.mean((np.asarray(prediction) - truth) ** 2)))
+
+
+# --------------------------------------------------------------------------
+# (a) skmtl vs GPy
+# --------------------------------------------------------------------------
+
+
+def skmtl_icm(rank, **params):
+    kernel = ConstantKernel(1.0) * RBF(length_scale=np.ones(3))
+    return MultiTaskGaussianProcessRegressor(
+        kernel, rank=rank, random_state=0, **params
+    )
+
+
+def fit_skmtl(data, shared_inputs, rank):
+    n_tasks = len(data["y_train"])
+    if shared_inputs:
+        model = skmtl_icm(rank).fit(
+            data["X_train"][0], np.column_stack(data["y_train"])
+        )
+        predictions = model.predict(data["X_test"][0]).T
+    else:
+        X_long, y_long = to_long(data["X_train"], data["y_train"])
+        model = skmtl_icm(rank, task_column=0).fit(X_long, y_long)
+        X_test_long, _ = to_long(data["X_test"], data["f_test"])
+        predictions = np.split(model.predict(X_test_long), n_tasks)
+    return model.log_marginal_likelihood_value_, predictions, model.solver_
+
+
+def to_long(X_tasks, y_tasks):
+    task = np.concatenate([np.full(len(y), t) for t, y in enumerate(y_tasks)])
+    return np.column_stack([task, np.vstack(X_tasks)]), np.concatenate(y_tasks)
+
+
+def fit_gpy(data, rank):
+    n_tasks = len(data["y_train"])
+    np.random.seed(0)  # noqa: NPY002 (GPy draws its initial W from this generator)
+    kernel = GPy.util.multioutput.ICM(
+        input_dim=3,
+        num_outputs=n_tasks,
+        kernel=GPy.kern.RBF(3, ARD=True),
+        W_rank=rank,
+    )
+    model = GPy.models.GPCoregionalizedRegression(
+        data["X_train"], [y[:, None] for y in data["y_train"]], kernel=kernel
+    )
+    model.optimize("lbfgsb", max_iters=1000)
+    predictions = []
+    for t, X in enumerate(data["X_test"]):
+        index = np.full((len(X), 1), t)
+        mean, _ = model.predict_noiseless(
+            np.hstack([X, index]), Y_metadata={"output_index": index}
+        )
+        predictions.append(mean[:, 0])
+    return float(model.log_likelihood()), predictions, "dense"
+
+
+def _keeping_result(results, label, func):
+    """Wrap ``func`` so that its last result is kept in ``results[label]``."""
+
+    def run():
+        results[label] = func()
+        return results[label]
+
+    return run
+
+
+def part_a(n_train, n_test, skip_gpy):
+    rows = []
+    for shared_inputs in (True, False):
+        layout = "shared inputs" if shared_inputs else "own inputs"
+        data = standardise(
+            draw_icm(n_train, n_test, 4, 2, shared_inputs, seed=int(shared_inputs))
+        )
+        candidates = {"skmtl": lambda d=data, s=shared_inputs: fit_skmtl(d, s, 2)}
+        if GPy is not None and not skip_gpy:
+            candidates["GPy"] = lambda d=data: fit_gpy(d, 2)
+        results = {}
+        compared = compare(
+            f"ICM fit, {layout}",
+            {
+                label: _keeping_result(results, label, func)
+                for label, func in candidates.items()
+            },
+            objective=lambda result: result[0],
+            rtol=1e-3,
+            repeat=1,
+            warmup=0,
+        )
+        for row in compared:
+            lml, predictions, solver = results[row["candidate"]]
+            test_rmse = [rmse(p, f) for p, f in zip(predictions, data["f_test"])]
+            row.update(
+                layout=layout,
+                solver=solver,
+                n_observations=4 * n_train,
+                mean_test_rmse=float(np.mean(test_rmse)),
+                test_rmse_per_task=test_rmse,
+            )
+            rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------
+# (b) the Kronecker solver
+# --------------------------------------------------------------------------
+
+
+def kronecker_model(n, n_tasks, seed=0, **params):
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(0, 1, size=(n, 3))
+    latent = np.column_stack([np.sin(6 * X[:, 0]), np.cos(4 * X[:, 1] + X[:, 2])])
+    Y = latent @ rng.standard_normal((2, n_tasks)) + 0.3 * rng.randn(n, n_tasks)
+    model = skmtl_icm(rank=2, optimizer=None, **params).fit(X, Y)
+    return model
+
+
+def part_b(sizes, task_counts, dense_size):
+    rows = []
+    for n in sizes:
+        for n_tasks in task_counts:
+            model = kronecker_model(n, n_tasks)
+            theta = model.theta_
+            timing = time_callable(
+                lambda m=model, th=theta: m.log_marginal_likelihood(th, True),
+                repeat=3,
+                warmup=1,
+            )
+            rows.append(
+                {
+                    "benchmark": "Kronecker LML + gradient",
+                    "n": n,
+                    "n_tasks": n_tasks,
+                    "n_observations": n * n_tasks,
+                    "n_params": len(theta),
+                    "min_s": timing.min,
+                    "median_s": timing.median,
+                }
+            )
+    n, n_tasks = dense_size
+    models = {
+        solver: kronecker_model(n, n_tasks, solver=solver)
+        for solver in ("kronecker", "dense")
+    }
+    theta = models["kronecker"].theta_
+    same_lml = compare(
+        f"LML + gradient, n={n}, t={n_tasks} (N={n * n_tasks})",
+        {
+            solver: lambda m=model: m.log_marginal_likelihood(theta, True)
+            for solver, model in models.items()
+        },
+        objective=lambda result: result[0],
+        rtol=1e-8,
+        repeat=3,
+    )
+    return rows, same_lml
+
+
+# --------------------------------------------------------------------------
+# (c) accuracy
+# --------------------------------------------------------------------------
+
+
+def draw_two_scale_lmc(n_train, n_test, seed=0):
+    """Wide data from an LMC: a smooth and a rough latent process.
+
+    Task 0 is mostly smooth, task 2 mostly rough, tasks 1 and 3 mix both;
+    task 3 observes only 10% of the training rows and 20% of all other
+    targets are missing.
+    """
+    rng = np.random.RandomState(seed)
+    n_rows = n_train + n_test
+    X = rng.uniform(0, 1, size=(n_rows, 2))
+    smooth = RBF(0.8)(X)
+    rough = RBF(0.12)(X)
+    jitter = 1e-8 * np.eye(n_rows)
+    g_smooth = np.linalg.cholesky(smooth + jitter) @ rng.standard_normal(n_rows)
+    g_rough = np.linalg.cholesky(rough + jitter) @ rng.standard_normal(n_rows)
+    weights = np.array([[1.0, 0.1], [0.8, 0.6], [0.2, 1.0], [-0.7, 0.7]])
+    F = np.column_stack([g_smooth, g_rough]) @ weights.T
+    Y = F[:n_train] + 0.1 * rng.standard_normal((n_train, 4))
+    Y[rng.rand(n_train, 4) < 0.2] = np.nan
+    Y[rng.rand(n_train) > 0.1, 3] = np.nan
+    return X[:n_train], Y, X[n_train:], F[n_train:]
+
+
+def draw_linear_tasks(n_train, n_test, seed=0):
+    X, Y, _ = make_multitask_regression(
+        n_tasks=4,
+        n_samples=n_train + n_test,
+        n_features=5,
+        n_informative=3,
+        task_relatedness=0.9,
+        noise=0.0,
+        format="wide",
+        random_state=seed,
+    )
+    rng = np.random.RandomState(seed + 1)
+    Y_noisy = Y[:n_train] + 0.5 * rng.standard_normal((n_train, 4))
+    return X[:n_train], Y_noisy, X[n_train:], Y[n_train:]
+
+
+def sklearn_gpr(n_features):
+    kernel = ConstantKernel() * RBF(np.ones(n_features)) + WhiteKernel(0.1)
+    return GaussianProcessRegressor(kernel, normalize_y=True, random_state=0)
+
+
+def per_task_gpr(X, Y, X_test):
+    predictions = []
+    for t in range(Y.shape[1]):
+        observed = ~np.isnan(Y[:, t])
+        model = sklearn_gpr(X.shape[1]).fit(X[observed], Y[observed, t])
+        predictions.append(model.predict(X_test))
+    return np.column_stack(predictions)
+
+
+def accuracy_models(n_features):
+    def mtgp(**params):
+        kernel = ConstantKernel() * RBF(np.ones(n_features))
+        return lambda X, Y, X_test: (
+            MultiTaskGaussianProcessRegressor(kernel, random_state=0, **params)
+            .fit(X, Y)
+            .predict(X_test)
+        )
+
+    def multi_output(X, Y, X_test):
+        if np.isnan(Y).any():
+            return None  # MultiOutputRegressor needs every target observed
+        model = MultiOutputRegressor(sklearn_gpr(n_features)).fit(X, Y)
+        return model.predict(X_test)
+
+    return {
+        "ICM rank 2": mtgp(rank=2),
+        "LMC Q=2 rank 1": mtgp(n_latent=2, rank=1),
+        "per-task GPR": per_task_gpr,
+        "MultiOutput(GPR)": multi_output,
+    }
+
+
+def part_c(n_train, n_test):
+    datasets = {
+        "c1 two-scale LMC (NaN)": draw_two_scale_lmc(n_train, n_test),
+        "c2 make_multitask_regression": draw_linear_tasks(n_train // 3, n_test),
+    }
+    rows = []
+    for name, (X, Y, X_test, F_test) in datasets.items():
+        models = accuracy_models(X.shape[1])
+        scores, fit_times = {}, {}
+        for label, fit_predict in models.items():
+            start = time.perf_counter()
+            prediction = fit_predict(X, Y, X_test)
+            fit_times[label] = time.perf_counter() - start
+            scores[label] = (
+                None
+                if prediction is None
+                else [rmse(prediction[:, t], F_test[:, t]) for t in range(Y.shape[1])]
+            )
+        for t in range(Y.shape[1]):
+            row = {
+                "dataset": name,
+                "task": t,
+                "n_train": int((~np.isnan(Y[:, t])).sum()),
+            }
+            for label in models:
+                row[label] = None if scores[label] is None else scores[label][t]
+            rows.append(row)
+        mean_row = {"dataset": name, "task": "mean", "n_train": None}
+        time_row = {"dataset": name, "task": "fit s", "n_train": None}
+        for label in models:
+            mean_row[label] = (
+                None if scores[label] is None else float(np.mean(scores[label]))
+            )
+            time_row[label] = None if scores[label] is None else fit_times[label]
+        rows.extend([mean_row, time_row])
+    return rows
+
+
+# --------------------------------------------------------------------------
+# main
+# --------------------------------------------------------------------------
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (~1 min)")
+    parser.add_argument("--skip-gpy", action="store_true", help="skmtl only in (a)")
+    parser.add_argument("--parts", default="abc", help="parts to run, e.g. 'bc'")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=None,
+        help="limit BLAS threads of every library for the whole run",
+    )
+    args = parser.parse_args(argv)
+    settings = dict(QUICK_SETTINGS if args.quick else FULL_SETTINGS)
+    settings.update(
+        quick=args.quick,
+        a_test_rows_per_task=200,
+        c_test_rows=500,
+        gpy=None if GPy is None else GPy.__version__,
+        gpy_import_error=GPY_IMPORT_ERROR,
+        blas_threads=args.blas_threads,
+        load_average_at_start=os.getloadavg(),
+    )
+    if GPy is None:
+        print(
+            f"GPy could not be imported ({GPY_IMPORT_ERROR}); (a) reports skmtl only."
+        )
+    limit = (
+        contextlib.nullcontext()
+        if args.blas_threads is None
+        else threadpool_limits(limits=args.blas_threads, user_api="blas")
+    )
+    with limit, warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        all_rows = run_parts(args.parts, settings, args.skip_gpy)
+    settings["load_average_at_end"] = os.getloadavg()
+    flat = [dict(row, part=part) for part, rows in all_rows.items() for row in rows]
+    name = "mtgp" if args.blas_threads is None else f"mtgp_blas{args.blas_threads}"
+    path = write_json(name + ("_quick" if args.quick else ""), flat, settings=settings)
+    print(f"\nwrote {path}")
+
+
+QUICK_SETTINGS = {
+    "a_rows_per_task": 150,
+    "b_sizes": [250, 500],
+    "b_task_counts": [4, 8],
+    "b_dense": [100, 8],
+    "c_rows": 120,
+}
+FULL_SETTINGS = {
+    "a_rows_per_task": 800,
+    "b_sizes": [500, 1000, 2000],
+    "b_task_counts": [8, 16, 32],
+    "b_dense": [250, 8],
+    "c_rows": 300,
+}
+
+A_COLUMNS = [
+    "benchmark",
+    "candidate",
+    "solver",
+    "n_observations",
+    "median_s",
+    "speedup",
+    "objective",
+    "same_objective",
+    "mean_test_rmse",
+]
+
+
+def run_parts(parts, settings, skip_gpy):
+    all_rows = {}
+    if "a" in parts:
+        rows = part_a(settings["a_rows_per_task"], 200, skip_gpy)
+        title = "(a) ICM fit: time, LML (objective) and mean test RMSE over 4 tasks"
+        print_table(rows, columns=A_COLUMNS, title=title)
+        all_rows["a"] = rows
+    if "b" in parts:
+        rows, same_lml = part_b(
+            settings["b_sizes"], settings["b_task_counts"], settings["b_dense"]
+        )
+        print()
+        print_table(rows, title="(b) one LML + gradient evaluation, Kronecker solver")
+        print()
+        print_table(
+            same_lml,
+            columns=["benchmark", "candidate", "median_s", "speedup", "objective"],
+            title="(b) same LML, Kronecker vs dense",
+        )
+        all_rows["b"] = rows + same_lml
+    if "c" in parts:
+        rows = part_c(settings["c_rows"], settings["c_test_rows"])
+        print()
+        print_table(rows, title="(c) test RMSE per task (noise-free truth)")
+        all_rows["c"] = rows
+    return all_rows
+
+
+if __name__ == "__main__":
+    main()
