@@ -23,9 +23,12 @@ Three parts, all in one process:
     few observations and missing targets, and (c2)
     ``skmtl.datasets.make_multitask_regression`` (linear tasks, wide).
 
-Run ``python benchmarks/bench_mtgp.py`` for the sizes above (GPy needs
-minutes at 3200 observations) or add ``--quick`` for a run of about a
-minute. Results go to ``benchmarks/results/mtgp.json``.
+Run ``python benchmarks/bench_mtgp.py`` for the sizes above (about 15-25
+minutes on 2 cores, most of it GPy's dense fits), or add ``--quick`` for
+small sizes (about a minute). ``--parts bc`` runs some parts only,
+``--skip-gpy`` leaves GPy out, and ``--blas-threads 1`` limits every library
+to one BLAS thread (on a busy machine OpenBLAS threads cost more than they
+save). Results go to ``benchmarks/results/mtgp[_quick][_blas<k>][_<parts>].json``.
 """
 
 import argparse
@@ -440,9 +443,18 @@ def main(argv=None):
         all_rows = run_parts(args.parts, settings, args.skip_gpy)
     settings["load_average_at_end"] = os.getloadavg()
     flat = [dict(row, part=part) for part, rows in all_rows.items() for row in rows]
-    name = "mtgp" if args.blas_threads is None else f"mtgp_blas{args.blas_threads}"
-    path = write_json(name + ("_quick" if args.quick else ""), flat, settings=settings)
+    path = write_json(_result_name(args), flat, settings=settings)
     print(f"\nwrote {path}")
+
+
+def _result_name(args):
+    """``mtgp[_quick][_blas<k>][_<parts>]``: runs of other options do not clash."""
+    name = "mtgp_quick" if args.quick else "mtgp"
+    if args.blas_threads is not None:
+        name += f"_blas{args.blas_threads}"
+    if sorted(args.parts) != ["a", "b", "c"]:
+        name += "_" + "".join(sorted(set(args.parts)))
+    return name
 
 
 QUICK_SETTINGS = {

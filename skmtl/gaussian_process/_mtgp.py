@@ -96,6 +96,8 @@ class MultiTaskGaussianProcessRegressor(
         One noise variance per task, or one for all tasks. With
         ``normalize_y=True`` a shared noise is shared in the units of the
         normalised targets (the same noise-to-signal ratio for all tasks).
+        It starts at 0.1 and is bounded to ``[1e-6, 1e5]`` (normalised
+        units); ``kappa`` starts at 1 within the same bounds.
     task_column : hashable, default=None
         Long format: the column of ``X`` (name for a DataFrame, integer
         position for an array) with the task of each row; ``y`` is 1-D.
@@ -223,7 +225,9 @@ class MultiTaskGaussianProcessRegressor(
     determined only up to this scale; ``task_covariance_`` (which multiplies
     them back) and ``task_correlation_`` are determined. With one task
     ``B = 1`` is fixed and the model is exactly scikit-learn's GPR with
-    ``kernel + WhiteKernel`` (our noise) and the same ``alpha``.
+    ``kernel + WhiteKernel(0.1, noise_level_bounds=(1e-6, 1e5))`` (our noise,
+    its start and bounds) and the same ``alpha``: the same ``theta``, the same
+    likelihood, hence the same fit.
 
     **Predictions** are of the noise-free latent values ``f_t(x)``, like
     scikit-learn's GPR with the noise in ``alpha``: ``std`` and covariances
