@@ -193,10 +193,19 @@ class SharedRowsDesign:
     def column_moments(self):
         """Weighted column means and second moments per task, each (n_tasks, p)."""
         if self._moments is None:
-            squared = self.X.multiply(self.X) if sp.issparse(self.X) else self.X**2
+            # Common weights: one column of scales gives every task's moments.
+            scale = self.scale[:, :1] if self.uniform else self.scale
+            means = self.correlate(scale)
+            if sp.issparse(self.X):
+                second = safe_sparse_dot(self.X.multiply(self.X).T, scale).T
+            elif self.uniform:
+                second = np.einsum("ij,ij,i->j", self.X, self.X, scale[:, 0])[None]
+            else:
+                second = ((self.X**2).T @ scale).T
+            shape = (self.n_tasks, self.n_features)
             self._moments = (
-                self.correlate(self.scale),
-                np.asarray(safe_sparse_dot(squared.T, self.scale)).T,
+                np.broadcast_to(means, shape).copy(),
+                np.broadcast_to(np.asarray(second), shape).copy(),
             )
         return self._moments
 

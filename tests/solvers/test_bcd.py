@@ -9,7 +9,29 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import MultiTaskElasticNet, MultiTaskLasso
 
 from skmtl._tasks import check_task_data
-from skmtl.solvers import _l21, bcd
+from skmtl.solvers import _cd_kernels, _l21, bcd
+
+requires_numba = pytest.mark.skipif(
+    not _cd_kernels.AVAILABLE, reason="numba (the 'fast' extra) is not installed"
+)
+#: Every way a working-set subproblem can be solved: compiled cyclic descent
+#: (numba), vectorised accelerated gradient, and both without numba (where
+#: "cd" is the per-feature Python loop over Gram matrices).
+INNER_SOLVERS = [
+    pytest.param(("cd", True), id="cd-compiled", marks=requires_numba),
+    pytest.param(("apg", True), id="apg"),
+    pytest.param(("auto", False), id="auto-without-numba"),
+    pytest.param(("cd", False), id="cd-without-numba"),
+]
+
+
+@pytest.fixture(params=INNER_SOLVERS)
+def inner(request, monkeypatch):
+    """The ``inner`` option to pass, with numba made unavailable where asked."""
+    name, with_numba = request.param
+    if not with_numba:
+        monkeypatch.setattr(_cd_kernels, "AVAILABLE", False)
+    return name
 
 
 def _shared_problem(n=60, p=8, n_tasks=3, seed=0):
@@ -80,7 +102,7 @@ def _cvxpy_solution(X, y, task, weight, alpha, l1_ratio):
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("l1_ratio", [1.0, 0.6])
-def test_shared_design_equals_sklearn(fit_intercept, l1_ratio):
+def test_shared_design_equals_sklearn(fit_intercept, l1_ratio, inner):
     """Fully observed shared X: exactly MultiTaskLasso / MultiTaskElasticNet."""
     X, Y = _shared_problem()
     result = bcd.solve(
@@ -89,6 +111,7 @@ def test_shared_design_equals_sklearn(fit_intercept, l1_ratio):
         l1_ratio=l1_ratio,
         fit_intercept=fit_intercept,
         tol=1e-12,
+        inner=inner,
     )
     reference = MultiTaskElasticNet(
         alpha=0.2,
@@ -103,7 +126,7 @@ def test_shared_design_equals_sklearn(fit_intercept, l1_ratio):
 
 
 @pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
-def test_long_format_objective_equals_cvxpy(l1_ratio):
+def test_long_format_objective_equals_cvxpy(l1_ratio, inner):
     """Unequal task sizes and sample weights: same optimum as cvxpy."""
     X, y, weight = _long_problem()
     alpha = 0.1
@@ -112,6 +135,7 @@ def test_long_format_objective_equals_cvxpy(l1_ratio):
         alpha=alpha,
         l1_ratio=l1_ratio,
         tol=1e-12,
+        inner=inner,
     )
     task, features = X[:, 0].astype(int), X[:, 1:]
     W, b, value = _cvxpy_solution(features, y, task, weight, alpha, l1_ratio)
@@ -181,14 +205,16 @@ def test_sparse_and_dense_give_the_same_solution(layout):
     assert_allclose(sparse.intercept, dense.intercept, atol=1e-8)
 
 
-def test_wide_with_missing_targets_equals_long_without_those_rows():
+def test_wide_with_missing_targets_equals_long_without_those_rows(inner):
     X, Y = _shared_problem(n=50, seed=7)
     rng = np.random.default_rng(7)
     Y[rng.random(Y.shape) < 0.3] = np.nan
-    wide = bcd.solve(_data(X, Y), alpha=0.1, tol=1e-12)
+    wide = bcd.solve(_data(X, Y), alpha=0.1, tol=1e-12, inner=inner)
     rows, tasks = np.nonzero(~np.isnan(Y))
     X_long = np.column_stack([tasks, X[rows]])
-    long = bcd.solve(_data(X_long, Y[rows, tasks], task_column=0), alpha=0.1, tol=1e-12)
+    long = bcd.solve(
+        _data(X_long, Y[rows, tasks], task_column=0), alpha=0.1, tol=1e-12, inner=inner
+    )
     assert_allclose(wide.coef, long.coef, atol=1e-8)
     assert_allclose(wide.intercept, long.intercept, atol=1e-8)
 
@@ -230,6 +256,48 @@ def test_alpha_max_is_the_smallest_alpha_with_zero_coefficients():
     largest, _ = _l21.alpha_max(design, SquaredLoss())
     assert not np.any(bcd.solve(data, alpha=largest, tol=1e-10).coef)
     assert np.any(bcd.solve(data, alpha=0.95 * largest, tol=1e-10).coef)
+
+
+def test_shared_rows_with_sample_weights_equal_cvxpy(inner):
+    """Shared rows, per-row weights: the per-cell kernel against cvxpy."""
+    X, Y = _shared_problem(n=40, p=6, seed=13)
+    weight = np.random.default_rng(13).uniform(0.2, 3.0, size=len(X))
+    data = check_task_data(MultiTaskLasso(), X, Y, sample_weight=weight)
+    result = bcd.solve(data, alpha=0.08, tol=1e-12, inner=inner)
+    n_tasks = Y.shape[1]
+    task = np.repeat(np.arange(n_tasks), len(X))
+    X_long, y_long = np.tile(X, (n_tasks, 1)), Y.T.ravel()
+    W, b, value = _cvxpy_solution(
+        X_long, y_long, task, np.tile(weight, n_tasks), 0.08, 1.0
+    )
+    assert result.objective == pytest.approx(value, rel=1e-6)
+    assert_allclose(result.coef, W, atol=1e-4)
+
+
+@requires_numba
+@pytest.mark.parametrize("layout", ["uniform", "weighted", "long"])
+def test_compiled_epochs_equal_their_python_source(layout):
+    """The numba kernels compute what their plain Python definitions say."""
+    X, y, weight = _long_problem(seed=14)
+    if layout == "long":
+        data = _data(X, y, task_column=0, sample_weight=weight)
+    else:
+        X, Y = _shared_problem(n=30, p=7, seed=14)
+        w = weight[:30] if layout == "weighted" else None
+        data = check_task_data(MultiTaskLasso(), X, Y, sample_weight=w)
+    problem = bcd._Problem(_l21.make_design(data), 0.05, 0.01, True)
+    ws = np.arange(problem.design.n_features)[::2]
+    compiled = []
+    for use_python in (False, True):
+        operator = bcd._ResidualOperator(problem, ws)
+        W = np.zeros((problem.design.n_tasks, ws.size))
+        residual = np.asfortranarray(operator.centred_y - operator.image(W))
+        run = bcd._epoch_runner(operator, residual, W, python=use_python)
+        run(3)
+        compiled.append((W, residual))
+    assert_allclose(compiled[0][0], compiled[1][0], rtol=1e-10, atol=1e-13)
+    assert_allclose(compiled[0][1], compiled[1][1], rtol=1e-10, atol=1e-13)
+    assert np.any(compiled[0][0])
 
 
 def test_inputs_are_not_modified():
