@@ -734,6 +734,9 @@ def _epoch_runner(operator, residual, W, python=False):
     X, scale = problem.compiled_inputs()
     lipschitz = np.ascontiguousarray(problem.lipschitz[ws])
     means = np.ascontiguousarray(problem.column_means[:, ws])
+    if not design.uniform:
+        # Per-task curvatures, one contiguous row per feature.
+        lipschitz = np.ascontiguousarray(problem.column_norms2[:, ws].T)
     if design.layout == "long":
         kernel = functools.partial(
             kernels.long_epochs, X, ws, scale, design.offsets, means
