@@ -125,7 +125,7 @@ def source_state():
         try:
             return subprocess.run(
                 ["git", *args], cwd=_ROOT, capture_output=True, text=True, check=True
-            ).stdout.strip()
+            ).stdout.rstrip("\n")
         except (OSError, subprocess.CalledProcessError):
             return None
 

@@ -55,7 +55,7 @@ Cases of issue 5 (``--case NAME``; all cases run without ``--case``):
     by a shuffled 5-fold ``TaskKFold`` within every school.
 
 Earlier cases: ``shared`` (``JointFeatureRegressor`` against
-``MultiTaskLasso`` at one ``--tol``, also with the cyclic inner solver),
+``MultiTaskLasso`` at one ``--tol``, also with each BCD inner solver),
 ``path`` (against ``lasso_path`` on centred data), ``cv`` (against
 ``MultiTaskLassoCV``), ``school`` (BCD and FISTA against cvxpy at
 ``alpha_max / 10`` and ``/ 100``), ``logistic`` (FISTA against cvxpy).
@@ -64,7 +64,9 @@ Each case prints its tables and writes
 ``benchmarks/results/joint_feature_<case>[_quick].json`` with the git commit
 measured (and any uncommitted change under ``skmtl/``). ``--quick`` runs
 smaller sizes (all cases in about a minute, a quarter of it skglm's numba
-compilation); BLAS runs on one thread
+compilation). With numba installed (the ``bench`` extra brings it with
+skglm) skmtl's BCD solves its working sets with compiled cyclic descent;
+settings record the numba version. BLAS runs on one thread
 unless ``--blas-threads`` says otherwise. ``--help`` lists the options.
 """
 
@@ -211,23 +213,30 @@ def _shared_candidates(X, Y, alpha, tol, with_cyclic):
         "sklearn MultiTaskLasso": lambda: MultiTaskLasso(
             alpha=alpha, tol=tol, max_iter=100_000
         ).fit(X, Y),
-        "skmtl BCD (APG inner)": lambda: JointFeatureRegressor(
+        "skmtl BCD (auto inner)": lambda: JointFeatureRegressor(
             alpha=alpha, tol=tol, max_iter=100_000
         ).fit(X, Y),
     }
     if with_cyclic:
-        candidates["skmtl BCD (cyclic inner)"] = lambda: _cyclic(X, Y, alpha, tol)
+        for inner in ("apg", "cd"):
+            candidates[f"skmtl BCD ({inner} inner)"] = lambda inner=inner: _bcd_inner(
+                X, Y, alpha, tol, inner
+            )
     return candidates
 
 
-def _cyclic(X, Y, alpha, tol):
-    """``JointFeatureRegressor`` fitted with the per-feature cyclic inner solver."""
+def _bcd_inner(X, Y, alpha, tol, inner):
+    """``JointFeatureRegressor`` fitted with a given BCD inner solver.
+
+    ``"cd"``: cyclic descent over the working set (compiled with numba when
+    installed); ``"apg"``: accelerated proximal gradient.
+    """
     from skmtl._tasks import check_task_data
     from skmtl.solvers import bcd
 
     model = JointFeatureRegressor(alpha=alpha)
     data = check_task_data(model, X, Y)
-    result = bcd.solve(data, alpha=alpha, tol=tol, max_iter=100_000, inner="cd")
+    result = bcd.solve(data, alpha=alpha, tol=tol, max_iter=100_000, inner=inner)
     model.coef_, model.intercept_ = result.coef, result.intercept
     return model
 
@@ -763,7 +772,7 @@ def case_scale_tasks(args):
                 "median_s": timing.median,
                 "min_s": timing.min,
                 "peak_memory_bytes": peak,
-                "x_bytes": X.nbytes,
+                "x_mib": X.nbytes / 2**20,
                 "n_selected": n_selected(timing.result),
                 "n_iter": timing.result.n_iter_,
                 "times_s": timing.times,
@@ -773,7 +782,7 @@ def case_scale_tasks(args):
     name = f"long format, tasks x {n_rows} rows x {p} features, alpha=alpha_max/20"
     for row in rows:
         row["benchmark"] = name
-    columns = ["n_tasks", "n_observations", "median_s", "peak_memory_bytes", "x_bytes"]
+    columns = ["n_tasks", "n_observations", "median_s", "peak_memory_bytes", "x_mib"]
     columns += ["time_exponent", "memory_exponent", "n_selected", "n_iter"]
     settings = {"sizes": sizes, "n_rows": n_rows, "n_features": p, "tol": args.tol}
     notes = [
@@ -902,6 +911,13 @@ def parse_args(argv=None):
     return args
 
 
+def _version(module):
+    try:
+        return __import__(module).__version__
+    except ImportError:
+        return None
+
+
 def warm_up_skmtl():
     """Fit tiny wide and long problems: numba compiles skmtl's kernels once.
 
@@ -923,7 +939,7 @@ def run_case(name, args):
     source = source_state()
     state = source["git_commit"]
     if source["uncommitted_package_files"]:
-        state += " + uncommitted changes under skmtl/"
+        state += " + uncommitted changes under skmtl/ (listed below)"
     start = time.perf_counter()
     result = case(args)
     print(f"\n{title} [measured at {state}]")
@@ -934,12 +950,15 @@ def run_case(name, args):
         f"skmtl was first fitted on tiny wide and long problems ({warm_up_s:.3g} s, "
         "numba compilation if its cache was stale), untimed."
     ]
+    if source["uncommitted_package_files"]:
+        changed = [line[3:] for line in source["uncommitted_package_files"]]
+        notes.append(f"uncommitted under skmtl/: {', '.join(changed)}")
     for line in notes:
         print(line)
     settings = {"case": name, "quick": args.quick, "repeat": args.repeat}
     settings.update(tol=args.tol, blas_threads=args.blas_threads, **source)
     settings.update(result.settings, wall_s=time.perf_counter() - start)
-    settings.update(skmtl_warm_up_s=warm_up_s)
+    settings.update(skmtl_warm_up_s=warm_up_s, numba=_version("numba"))
     rows = [dict(row, notes=notes) for row in result.rows]
     suffix = "_quick" if args.quick else ""
     path = write_json(f"joint_feature_{name}{suffix}", rows, settings=settings)
