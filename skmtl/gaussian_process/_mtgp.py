@@ -32,6 +32,7 @@ from ._dense import (
     dense_log_marginal_likelihood,
     dense_size_error,
 )
+from ._init import independent_start
 from ._kronecker import KroneckerPosterior, kronecker_log_marginal_likelihood
 from ._task_kernel import HyperParameters, kernel_gradient, latent_kernels
 
@@ -46,6 +47,46 @@ def _blas_threads_for(size):
     if size < SINGLE_THREAD_BELOW:
         return threadpool_limits(limits=1, user_api="blas")
     return contextlib.nullcontext()
+
+
+def _sqrt_kappa_search(obj_func, bounds, kappa):
+    """L-BFGS-B's variables: ``theta`` with ``sqrt(kappa)`` for ``log(kappa)``.
+
+    When a task is fully explained by the shared part of ``B``, its
+    ``kappa`` tends to its lower bound. In ``log(kappa)`` the likelihood
+    flattens there (its gradient is ``kappa dL/dkappa``) and L-BFGS-B creeps
+    towards the bound over many evaluations; in ``sqrt(kappa)``, like the
+    entries of ``A``, it is locally quadratic and the bound is reached in a
+    few steps. The optimum is the same.
+
+    Returns
+    -------
+    to_theta, to_search : callable
+        The maps between ``theta`` and the search variables.
+    search_bounds : ndarray of shape (n_params, 2)
+    search_objective : callable
+        ``obj_func`` (negative LML and gradient) of the search variables.
+    """
+
+    def to_theta(z):
+        theta = np.array(z, dtype=np.float64)
+        theta[kappa] = 2.0 * np.log(z[kappa])
+        return theta
+
+    def to_search(theta):
+        z = np.array(theta, dtype=np.float64)
+        z[kappa] = np.exp(0.5 * z[kappa])
+        return z
+
+    def search_objective(z):
+        value, gradient = obj_func(to_theta(z))
+        gradient = np.array(gradient, dtype=np.float64)
+        gradient[kappa] *= 2.0 / z[kappa]  # dlog(kappa)/dsqrt(kappa)
+        return value, gradient
+
+    search_bounds = np.array(bounds, dtype=np.float64)
+    search_bounds[kappa] = np.exp(0.5 * search_bounds[kappa])
+    return to_theta, to_search, search_bounds, search_objective
 
 
 class MultiTaskGaussianProcessRegressor(
@@ -124,6 +165,22 @@ class MultiTaskGaussianProcessRegressor(
         scikit-learn; ``A ~ N(0, 1)``; ``kappa`` and the noise variances
         log-uniform in ``[0.01, 10]``. The run with the largest likelihood is
         kept.
+    init : {"independent", "kernel"}, default="independent"
+        Where the optimiser starts (with several tasks; with one task, and
+        with ``optimizer=None``, both mean ``"kernel"``). ``"independent"``:
+        every task first gets its own GP (``kernel`` plus a noise variance),
+        fitted on at most 200 of its observations; the kernel starts from the
+        mean of their hyper-parameters (log space, weighted by rows), every
+        noise from its task's fit, and ``B`` from the correlation of the
+        tasks' posterior means at 200 training inputs, scaled to their prior
+        variances (``A`` from its leading eigenvectors, ``kappa`` from the
+        rest of the diagonal, at least 5% of it). These fits cost about
+        ``n_tasks * 200^3`` per evaluation, next to ``N^3`` for one
+        evaluation of the dense multi-task likelihood, and the start cuts the
+        number of multi-task evaluations (measured: 29 instead of 43 with
+        ``"kernel"`` for 4 tasks x 200 rows). ``"kernel"``: start from the
+        hyper-parameters of ``kernel``, a small random ``A``, ``kappa = 1``
+        and noise 0.1.
     solver : {"auto", "dense", "kronecker"}, default="auto"
         ``"kronecker"`` needs every task observed at the same inputs (a wide
         ``Y`` without ``NaN``) and ``n_latent=1``; it uses eigendecompositions
@@ -223,7 +280,17 @@ class MultiTaskGaussianProcessRegressor(
     multiplying ``B_q`` by ``c`` and the ``ConstantKernel`` of ``k_q`` by
     ``1/c`` changes nothing, so ``coregionalization_`` and ``kernel_`` are
     determined only up to this scale; ``task_covariance_`` (which multiplies
-    them back) and ``task_correlation_`` are determined. With one task
+    them back) and ``task_correlation_`` are determined. With several tasks
+    and a kernel ``ConstantKernel * k`` the optimiser therefore keeps the
+    constant at its start (``B_q`` carries the scale): left free it drifts
+    along this flat valley, which costs evaluations and changes nothing.
+
+    **Optimiser.** The default L-BFGS-B searches over ``sqrt(kappa)``
+    instead of ``log(kappa)`` (``theta_`` stays in log space): a task fully
+    explained by the shared part has its ``kappa`` at the lower bound, and
+    in log space the likelihood is so flat there that L-BFGS-B crept towards
+    the bound over some 100 evaluations. Stopping is scipy's default
+    (relative change of the likelihood below ``2.2e-9``), as scikit-learn. With one task
     ``B = 1`` is fixed and the model is exactly scikit-learn's GPR with
     ``kernel + WhiteKernel(0.1, noise_level_bounds=(1e-6, 1e5))`` (our noise,
     its start and bounds) and the same ``alpha``: the same ``theta``, the same
@@ -296,6 +363,7 @@ class MultiTaskGaussianProcessRegressor(
         "alpha": [Interval(Real, 0, None, closed="left")],
         "optimizer": [StrOptions({"fmin_l_bfgs_b"}), callable, None],
         "n_restarts_optimizer": [Interval(Integral, 0, None, closed="left")],
+        "init": [StrOptions({"independent", "kernel"})],
         "solver": [StrOptions({"auto", "dense", "kronecker"})],
         "max_dense_size": [Interval(Integral, 1, None, closed="left"), None],
         "unknown_task": [StrOptions({"error"})],
@@ -314,6 +382,7 @@ class MultiTaskGaussianProcessRegressor(
         alpha=1e-10,
         optimizer="fmin_l_bfgs_b",
         n_restarts_optimizer=0,
+        init="independent",
         solver="auto",
         max_dense_size=10_000,
         unknown_task="error",
@@ -328,6 +397,7 @@ class MultiTaskGaussianProcessRegressor(
         self.alpha = alpha
         self.optimizer = optimizer
         self.n_restarts_optimizer = n_restarts_optimizer
+        self.init = init
         self.solver = solver
         self.max_dense_size = max_dense_size
         self.unknown_task = unknown_task
@@ -474,9 +544,20 @@ class MultiTaskGaussianProcessRegressor(
 
     def _optimize(self, layout, rng):
         """Return the best ``theta`` and its log marginal likelihood."""
-        initial_theta = layout.initial(rng)
         if self.optimizer is None:
+            initial_theta = layout.initial(rng)
             return initial_theta, self._evaluate(layout, initial_theta, False)
+        start = None
+        if self.init == "independent" and self.n_tasks_ > 1:
+            start = independent_start(
+                self.X_train_,
+                self.y_train_,
+                self._observations,
+                layout.kernels[0],
+                self.alpha,
+                rng,
+            )
+        initial_theta = layout.initial(rng, start=start)
 
         def obj_func(theta, eval_gradient=True):
             if eval_gradient:
@@ -484,20 +565,35 @@ class MultiTaskGaussianProcessRegressor(
                 return -lml, -grad
             return -self._evaluate(layout, theta, False)
 
-        bounds = layout.bounds()
-        optima = [self._constrained_optimization(obj_func, initial_theta, bounds)]
-        for _ in range(self.n_restarts_optimizer):
-            start = layout.initial(rng, restart=True)
-            optima.append(self._constrained_optimization(obj_func, start, bounds))
+        starts = [initial_theta]
+        starts += [
+            layout.initial(rng, restart=True) for _ in range(self.n_restarts_optimizer)
+        ]
+        optima = [
+            self._constrained_optimization(
+                obj_func,
+                start,
+                layout.optimizer_bounds(start),
+                layout.kappa_positions(),
+            )
+            for start in starts
+        ]
         values = [func_min for _, func_min in optima]
         best = int(np.argmin(values))
         return np.asarray(optima[best][0], dtype=np.float64), -float(values[best])
 
-    def _constrained_optimization(self, obj_func, initial_theta, bounds):
+    def _constrained_optimization(self, obj_func, initial_theta, bounds, kappa):
         if callable(self.optimizer):
             return self.optimizer(obj_func, initial_theta, bounds=bounds)
+        to_theta, to_search, search_bounds, search_objective = _sqrt_kappa_search(
+            obj_func, bounds, kappa
+        )
         result = scipy.optimize.minimize(
-            obj_func, initial_theta, method="L-BFGS-B", jac=True, bounds=bounds
+            search_objective,
+            to_search(initial_theta),
+            method="L-BFGS-B",
+            jac=True,
+            bounds=search_bounds,
         )
         if result.status != 0:
             warnings.warn(
@@ -508,7 +604,7 @@ class MultiTaskGaussianProcessRegressor(
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        return result.x, result.fun
+        return to_theta(result.x), result.fun
 
     def _set_fitted_attributes(self, layout, theta, lml):
         self.theta_ = theta

@@ -54,6 +54,9 @@ A_INIT_SCALE = 0.1
 RESTART_RANGE = (1e-2, 1e1)
 #: Standard deviation of ``A`` at optimiser restarts.
 A_RESTART_SCALE = 1.0
+#: Smallest starting ``kappa`` derived from data, relative to the diagonal
+#: of the estimated task covariance.
+KAPPA_FLOOR = 0.05
 
 
 class TaskCovariance:
@@ -162,6 +165,41 @@ class TaskCovariance:
             log_kappa = rng.uniform(*np.log(RESTART_RANGE), size=self.n_tasks)
         else:
             log_kappa = np.full(self.n_tasks, np.log(KAPPA_INIT))
+        return np.concatenate([A.ravel(), log_kappa])
+
+    def initial_from(self, task_covariance, rng):
+        """Starting parameters that approximate a given ``B0``.
+
+        ``A`` holds the leading ``rank`` eigenvectors of ``B0`` scaled by the
+        square roots of their eigenvalues, and ``kappa`` the rest of the
+        diagonal, at least ``KAPPA_FLOOR`` times it: a ``kappa`` near 0 is
+        near the bound, where the optimiser moves slowly. A column of ``A``
+        that comes out (almost) 0 is replaced by a small random one, as
+        ``A = 0`` is a stationary point.
+
+        Parameters
+        ----------
+        task_covariance : ndarray of shape (n_tasks, n_tasks)
+            ``B0``, symmetric positive semi-definite.
+        rng : numpy.random.RandomState
+
+        Returns
+        -------
+        params : ndarray of shape (n_params,)
+        """
+        if self.fixed:
+            return np.zeros(0)
+        eigenvalues, eigenvectors = np.linalg.eigh(task_covariance)
+        leading = slice(self.n_tasks - self.rank, None)
+        A = eigenvectors[:, leading] * np.sqrt(np.maximum(eigenvalues[leading], 0.0))
+        diagonal = np.diag(task_covariance)
+        scale = np.sqrt(diagonal.mean())
+        small = np.linalg.norm(A, axis=0) < 1e-3 * scale
+        A[:, small] = (
+            A_INIT_SCALE * scale * rng.standard_normal((self.n_tasks, small.sum()))
+        )
+        kappa = np.maximum(diagonal - (A**2).sum(axis=1), KAPPA_FLOOR * diagonal)
+        log_kappa = np.log(np.clip(kappa, *KAPPA_BOUNDS))
         return np.concatenate([A.ravel(), log_kappa])
 
 
@@ -289,35 +327,110 @@ class HyperParameters:
         blocks.append(np.tile(np.log(NOISE_BOUNDS), (n_noise, 1)))
         return np.vstack(blocks)
 
-    def initial(self, rng, restart=False):
+    def initial(self, rng, restart=False, start=None):
         """Starting ``theta``.
 
-        Kernel ``q = 0`` starts from the user's hyper-parameters. For
-        ``Q > 1`` the other latent kernels start from them perturbed by
-        ``N(0, 1)`` in log space, so that the latent processes differ. On a
-        restart every kernel theta is drawn uniformly within its bounds (as
-        sklearn does), and the task parameters as in
-        :meth:`TaskCovariance.initial`; the noise is ``NOISE_INIT`` or, on a
-        restart, log-uniform in ``RESTART_RANGE``.
+        Kernel ``q = 0`` starts from the user's hyper-parameters, or from
+        ``start.kernel_theta`` if given. For ``Q > 1`` the other latent
+        kernels start from them perturbed by ``N(0, 1)`` in log space, so
+        that the latent processes differ. The task parameters start as in
+        :meth:`TaskCovariance.initial`, or (with ``start``) from
+        ``start.task_covariance / Q`` as in :meth:`TaskCovariance.initial_from`;
+        the noise at ``NOISE_INIT`` or ``start.noise``. On a restart every
+        kernel theta is drawn uniformly within its bounds (as sklearn does),
+        except the amplitudes of :meth:`amplitude_index` (redundant with
+        ``B_q``), and the noise log-uniformly in ``RESTART_RANGE``.
+
+        Parameters
+        ----------
+        rng : numpy.random.RandomState
+        restart : bool, default=False
+        start : IndependentStart, default=None
+            A start estimated from the data (not used on restarts).
+
+        Returns
+        -------
+        theta : ndarray of shape (n_params,)
         """
         blocks = []
         for q, kernel in enumerate(self.kernels):
+            base = kernel.theta if start is None else start.kernel_theta
             bounds = np.reshape(kernel.bounds, (-1, 2))
             if restart:
                 _check_finite_bounds(bounds)
-                blocks.append(rng.uniform(bounds[:, 0], bounds[:, 1]))
+                drawn = rng.uniform(bounds[:, 0], bounds[:, 1])
+                amplitude = self.amplitude_index(q)
+                if amplitude is not None:
+                    drawn[amplitude] = kernel.theta[amplitude]
+                blocks.append(drawn)
             elif q == 0:
-                blocks.append(kernel.theta)
+                blocks.append(np.asarray(base, dtype=np.float64))
             else:
                 jitter = rng.standard_normal(kernel.n_dims)
-                blocks.append(np.clip(kernel.theta + jitter, *bounds.T))
-        blocks += [tc.initial(rng, restart) for tc in self.task_covariances]
+                blocks.append(np.clip(base + jitter, *bounds.T))
+        for task_cov in self.task_covariances:
+            if start is None or restart:
+                blocks.append(task_cov.initial(rng, restart))
+            else:
+                B0 = start.task_covariance / self.n_latent
+                blocks.append(task_cov.initial_from(B0, rng))
+        blocks.append(self._initial_noise(rng, restart, start))
+        return np.concatenate(blocks)
+
+    def _initial_noise(self, rng, restart, start):
         n_noise = self.n_tasks if self.noise == "task" else 1
         if restart:
-            blocks.append(rng.uniform(*np.log(RESTART_RANGE), size=n_noise))
-        else:
-            blocks.append(np.full(n_noise, np.log(NOISE_INIT)))
-        return np.concatenate(blocks)
+            return rng.uniform(*np.log(RESTART_RANGE), size=n_noise)
+        if start is None:
+            return np.full(n_noise, np.log(NOISE_INIT))
+        log_noise = np.log(np.clip(start.noise, *NOISE_BOUNDS))
+        if self.noise == "shared":
+            return np.array([log_noise.mean()])
+        return log_noise
+
+    def amplitude_index(self, q):
+        """Position, in kernel ``q``'s theta, of an amplitude redundant with ``B_q``.
+
+        For a kernel ``ConstantKernel * k`` (or ``k * ConstantKernel``) with
+        a free constant and several tasks, only the product of the constant
+        and ``B_q`` enters the likelihood. Returns None for one task (``B``
+        is fixed) or for any other kernel.
+        """
+        kernel = self.kernels[q]
+        if self.n_tasks == 1 or type(kernel) is not Product:
+            return None
+        for position, factor in enumerate((kernel.k1, kernel.k2)):
+            if type(factor) is ConstantKernel and factor.n_dims == 1:
+                return 0 if position == 0 else kernel.k1.n_dims
+        return None
+
+    def kappa_positions(self):
+        """Positions of the ``log(kappa_q)`` entries in ``theta``."""
+        positions = []
+        for q, task_cov in enumerate(self.task_covariances):
+            if not task_cov.fixed:
+                start = (
+                    self._edges[self.n_latent + q] + task_cov.n_tasks * task_cov.rank
+                )
+                positions.append(np.arange(start, start + task_cov.n_tasks))
+        return np.concatenate(positions) if positions else np.zeros(0, dtype=int)
+
+    def optimizer_bounds(self, theta):
+        """Bounds for the optimiser: :meth:`bounds` with amplitudes pinned.
+
+        The amplitudes of :meth:`amplitude_index` are held at their value in
+        ``theta``: the likelihood is flat along them (``B_q`` absorbs the
+        scale), and an optimiser left free drifts along this valley, towards
+        tiny amplitudes and a huge ``A_q``, which costs iterations and
+        conditioning without changing the model.
+        """
+        bounds = self.bounds()
+        for q in range(self.n_latent):
+            amplitude = self.amplitude_index(q)
+            if amplitude is not None:
+                position = self._edges[q] + amplitude
+                bounds[position] = theta[position]
+        return bounds
 
 
 def _check_finite_bounds(bounds):
@@ -385,31 +498,48 @@ def kernel_gradient(kernel, X, K_adjoint, K=None):
             ]
         )
     if kind is Product:
-        # d(k1 k2) = dk1 k2 + k1 dk2: contract each factor with M * other.
-        K1, K2 = kernel.k1(X), kernel.k2(X)
-        return np.concatenate(
-            [
-                kernel_gradient(kernel.k1, X, K_adjoint * K2, K1),
-                kernel_gradient(kernel.k2, X, K_adjoint * K1, K2),
-            ]
-        )
+        return _product_gradient(kernel, X, K_adjoint, K)
     if kind is ConstantKernel:
         return np.array([kernel.constant_value * K_adjoint.sum()])
     if kind is WhiteKernel:
         return np.array([kernel.noise_level * np.trace(K_adjoint)])
     if kind is RBF:
-        return _rbf_gradient(kernel, X, K_adjoint, kernel(X) if K is None else K)
+        return _rbf_gradient(kernel, X, K_adjoint * (kernel(X) if K is None else K))
     _, tensor = kernel(X, eval_gradient=True)
     return np.tensordot(K_adjoint, tensor, axes=([0, 1], [0, 1]))
 
 
-def _rbf_gradient(kernel, X, K_adjoint, K):
-    # dK_ij/dlog(l_d) = K_ij (x_id - x_jd)^2 / l_d^2. With P = M * K,
+def _product_gradient(kernel, X, K_adjoint, K):
+    # d(k1 k2) = dk1 k2 + k1 dk2: contract each factor with M * other.
+    k1, k2 = kernel.k1, kernel.k2
+    if K is not None and type(k1) is ConstantKernel and k1.constant_value > 0:
+        # c * k2, the usual amplitude: with M * c and K2 = K / c the
+        # contractions are sum(M * K) and those of k2 with M * c, and k2's
+        # matrix is not recomputed (its evaluation costs as much as them).
+        c = k1.constant_value
+        if type(k2) is RBF:
+            P = K_adjoint * K
+            grad_constant = [P.sum()] if k1.n_dims else []
+            return np.concatenate([grad_constant, _rbf_gradient(k2, X, P)])
+        grad_constant = [np.sum(K_adjoint * K)] if k1.n_dims else []
+        return np.concatenate(
+            [grad_constant, kernel_gradient(k2, X, K_adjoint * c, K / c)]
+        )
+    K1, K2 = k1(X), k2(X)
+    return np.concatenate(
+        [
+            kernel_gradient(k1, X, K_adjoint * K2, K1),
+            kernel_gradient(k2, X, K_adjoint * K1, K2),
+        ]
+    )
+
+
+def _rbf_gradient(kernel, X, P):
+    # P = M * K (M = dL/dK). dK_ij/dlog(l_d) = K_ij (x_id - x_jd)^2 / l_d^2, and
     # sum_ij P_ij (u_i - u_j)^2 = sum_i (P 1 + P^T 1)_i u_i^2 - 2 u^T P u.
     # Centring the columns first keeps this difference well conditioned.
     length_scale = np.asarray(kernel.length_scale, dtype=np.float64)
     scaled = (X - X.mean(axis=0)) / length_scale
-    P = K_adjoint * K
     weights = P.sum(axis=0) + P.sum(axis=1)
     per_feature = weights @ scaled**2 - 2 * np.sum(scaled * (P @ scaled), axis=0)
     if kernel.n_dims == 1:

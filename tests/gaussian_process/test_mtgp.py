@@ -591,6 +591,7 @@ def test_caller_arrays_are_not_modified():
         {"max_dense_size": 0},
         {"unknown_task": "shared"},
         {"n_restarts_optimizer": -1},
+        {"init": "random"},
     ],
 )
 def test_invalid_parameters(params):
