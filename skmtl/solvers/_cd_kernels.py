@@ -151,9 +151,7 @@ def _uniform_epochs(X, columns, c, means, R, W, lipschitz, a1, a2, n_epochs):
     c0 = c[0]
     gradient = np.empty(n_tasks)
     delta = np.empty(n_tasks)
-    largest = 0.0
     for _ in range(n_epochs):
-        largest = 0.0
         for jj in range(columns.shape[0]):
             if lipschitz[jj] <= 0.0:
                 continue
@@ -174,11 +172,9 @@ def _uniform_epochs(X, columns, c, means, R, W, lipschitz, a1, a2, n_epochs):
             for t in range(n_tasks):
                 step = delta[t]
                 if step != 0.0:
-                    largest = max(largest, abs(step))
                     shift = step * mean
                     for i in range(n_samples):
                         R[i, t] += shift - step * X[i, j]
-    return largest
 
 
 def _shared_epochs(X, columns, C, means, R, W, curvature, a1, a2, n_epochs):
@@ -191,9 +187,7 @@ def _shared_epochs(X, columns, C, means, R, W, curvature, a1, a2, n_epochs):
     n_tasks = W.shape[0]
     gradient = np.empty(n_tasks)
     delta = np.empty(n_tasks)
-    largest = 0.0
     for _ in range(n_epochs):
-        largest = 0.0
         for jj in range(columns.shape[0]):
             j = columns[jj]
             for t in range(n_tasks):
@@ -207,50 +201,37 @@ def _shared_epochs(X, columns, C, means, R, W, curvature, a1, a2, n_epochs):
             for t in range(n_tasks):
                 step = delta[t]
                 if step != 0.0:
-                    largest = max(largest, abs(step))
                     mean = means[t, jj]
                     for i in range(n_samples):
                         R[i, t] -= step * (X[i, j] - mean)
-    return largest
 
 
 def _long_epochs(X, columns, c, offsets, means, r, W, curvature, a1, a2, n_epochs):
-    """Epochs on rows grouped by task, with ``K`` residual columns per row.
+    """Epochs on rows grouped by task: ``X`` (N, p) F-ordered, ``r``, ``c`` (N,).
 
-    ``X`` is (N, p) F-ordered; ``r`` and ``c`` are (N, K) F-ordered (``K = 1``
-    for one output per row, ``K`` classes for the multinomial loss). Task
-    ``t`` owns the rows ``offsets[t]:offsets[t + 1]``; row ``m = t K + k``
-    of ``W`` (T K, k), ``means`` (T K, k) and column ``m`` of ``curvature``
-    (k, T K) belong to task ``t`` and column ``k``. Returns the largest
-    change of a coefficient in the last epoch.
+    Task ``t`` owns the rows ``offsets[t]:offsets[t + 1]``; ``means`` is
+    (T, k), ``curvature`` the ``L_tj`` as (k, T).
     """
-    n_outputs = r.shape[1]
-    n_rows = W.shape[0]
-    gradient = np.empty(n_rows)
-    delta = np.empty(n_rows)
-    largest = 0.0
+    n_tasks = W.shape[0]
+    gradient = np.empty(n_tasks)
+    delta = np.empty(n_tasks)
     for _ in range(n_epochs):
-        largest = 0.0
         for jj in range(columns.shape[0]):
             j = columns[jj]
-            for m in range(n_rows):
-                t, k = m // n_outputs, m % n_outputs
+            for t in range(n_tasks):
                 total = 0.0
-                mean = means[m, jj]
+                mean = means[t, jj]
                 for i in range(offsets[t], offsets[t + 1]):
-                    total += c[i, k] * (X[i, j] - mean) * r[i, k]
-                gradient[m] = total
+                    total += c[i] * (X[i, j] - mean) * r[i]
+                gradient[t] = total
             if not _block_minimiser(W, jj, gradient, curvature[jj], a1, a2, delta):
                 continue
-            for m in range(n_rows):
-                step = delta[m]
+            for t in range(n_tasks):
+                step = delta[t]
                 if step != 0.0:
-                    largest = max(largest, abs(step))
-                    t, k = m // n_outputs, m % n_outputs
-                    mean = means[m, jj]
+                    mean = means[t, jj]
                     for i in range(offsets[t], offsets[t + 1]):
-                        r[i, k] -= step * (X[i, j] - mean)
-    return largest
+                        r[i] -= step * (X[i, j] - mean)
 
 
 def python_kernels():

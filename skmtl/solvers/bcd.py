@@ -739,9 +739,8 @@ def _epoch_runner(operator, residual, W, python=False):
         lipschitz = np.ascontiguousarray(problem.column_norms2[:, ws].T)
     if design.layout == "long":
         kernel = functools.partial(
-            kernels.long_epochs, X, ws, scale[:, None], design.offsets, means
+            kernels.long_epochs, X, ws, scale, design.offsets, means
         )
-        residual = residual[:, None]
     elif design.uniform:
         kernel = functools.partial(kernels.uniform_epochs, X, ws, scale[:, 0], means[0])
     else:
