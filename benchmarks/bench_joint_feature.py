@@ -28,8 +28,8 @@ Cases of issue 5 (``--case NAME``; all cases run without ``--case``):
 ``school-path``
     ``joint_feature_path`` on School, 100 ``alpha`` from ``alpha_max`` down
     to ``1e-3 alpha_max`` (warm starts) against 100 cold fits at the same
-    ``alpha`` and ``tol``: total time, speed-up, largest relative objective
-    difference over the grid (timed once each).
+    ``alpha`` and ``tol``: total time (median of ``--repeat`` runs),
+    speed-up, largest relative objective difference over the grid.
 ``scale-tasks``
     Long format, 100, 300 and 1,000 tasks x 200 rows x 200 features (20
     informative, ``make_multitask_regression``), ``alpha = alpha_max / 20``:
@@ -618,7 +618,7 @@ def case_school_path(args):
             max_iter=MAX_ITER,
         )
 
-    warm = time_callable(path, repeat=1, warmup=0)
+    warm = time_callable(path, repeat=args.repeat, warmup=0)
     alphas, coefs, intercepts, _ = warm.result
 
     def cold_fits():
@@ -630,7 +630,7 @@ def case_school_path(args):
             fits.append((model.coef_, model.intercept_))
         return fits
 
-    cold = time_callable(cold_fits, repeat=1, warmup=0)
+    cold = time_callable(cold_fits, repeat=args.repeat, warmup=0)
     warm_values = np.array(
         [value(*fit, a) for a, *fit in zip(alphas, coefs, intercepts)]
     )
