@@ -44,7 +44,8 @@ Cases of issue 5 (``--case NAME``; all cases run without ``--case``):
     Binary long format, 30 tasks x 100 rows x 50 features (5 informative,
     ``make_multitask_classification``), ``alpha = alpha_max / 10``, free
     intercepts (``intercept_alpha=0``): ``JointFeatureClassifier`` (FISTA)
-    against cvxpy at equal objective, ``rtol = 1e-6``.
+    against cvxpy at equal objective, ``rtol = 1e-6``; a FISTA fit at
+    ``tol=1e-8`` shows how far below cvxpy's objective skmtl can go.
 ``school-accuracy``
     10 splits 75/25 within every school (``train_test_split_tasks``, seeds
     0-9): pooled test explained variance (R^2 of all test rows) of
@@ -562,26 +563,42 @@ def case_school_cvxpy(args):
         "skmtl BCD (auto)": (lambda tol: fit(alpha, "bcd", tol), TOL_LADDER),
         "skmtl FISTA": (lambda tol: fit(alpha, "fista", tol), TOL_LADDER),
     }
-    rows = _against_cvxpy("School (139 tasks, long)", candidates, objective, args)
-    notes += _cvxpy_lines(rows, goal=10.0)
+    rows, cvxpy_notes = _against_cvxpy(
+        "School (139 tasks, long)", candidates, objective, args
+    )
+    notes += cvxpy_notes + _cvxpy_lines(rows, goal=10.0)
     settings = {"alpha": alpha, "alpha_max": alpha_max, "n_selected_skmtl": count}
     settings.update(rtol=CVXPY_RTOL, bisection_tol=args.tol)
     return CaseResult(rows, EQUAL_COLUMNS, notes, settings)
 
 
 def _against_cvxpy(name, candidates, objective, args):
-    """Equal-objective rows with cvxpy's objective as ``F*``."""
-    target = objective(candidates[CVXPY][0](None))
-    return equal_objective_rows(
-        name,
-        candidates,
-        objective,
-        target,
-        rtol=CVXPY_RTOL,
-        repeat=args.repeat,
-        reference=CVXPY,
-        support=n_selected,
-    )
+    """Equal-objective rows with cvxpy's objective as ``F*``, and notes.
+
+    A note says so when the conic solver called its solution inaccurate
+    (then its warnings are not repeated for every timed call).
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        target = objective(candidates[CVXPY][0](None))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+        rows = equal_objective_rows(
+            name,
+            candidates,
+            objective,
+            target,
+            rtol=CVXPY_RTOL,
+            repeat=args.repeat,
+            reference=CVXPY,
+            support=n_selected,
+        )
+    inaccurate = any("inaccurate" in str(w.message) for w in caught)
+    notes = [
+        "cvxpy reported its solution as inaccurate (optimal_inaccurate); "
+        "F* is its objective all the same."
+    ]
+    return rows, notes if inaccurate else []
 
 
 def _cvxpy_lines(rows, goal=None):
@@ -827,16 +844,18 @@ def case_logistic_cvxpy(args):
     candidates = {
         CVXPY: (lambda tol: fit("cvxpy"), (None,)),
         "skmtl FISTA (auto)": (lambda tol: fit("fista", tol), TOL_LADDER),
+        # Shows whether a tighter fit goes below cvxpy's objective.
+        "skmtl FISTA tol=1e-8": (lambda tol: fit("fista", tol), (1e-8,)),
     }
     name = (
         f"logistic, 30 tasks x {n_rows} rows x {p} features (long), alpha=alpha_max/10"
     )
-    rows = _against_cvxpy(
+    rows, notes = _against_cvxpy(
         name, candidates, long_objective(X, y, alpha, "logistic"), args
     )
     settings = {"n_tasks": 30, "n_rows": n_rows, "n_features": p, "alpha": alpha}
     settings.update(rtol=CVXPY_RTOL)
-    return CaseResult(rows, EQUAL_COLUMNS, _cvxpy_lines(rows), settings)
+    return CaseResult(rows, EQUAL_COLUMNS, notes + _cvxpy_lines(rows), settings)
 
 
 # --------------------------------------------------------------------------
