@@ -2,6 +2,7 @@
 
 import inspect
 
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -40,6 +41,29 @@ def test_every_estimator_can_be_built():
     assert names == {name for name, _ in all_estimators()}
 
 
+#: Checks that compare two fits to 1e-7 (weighted against repeated rows).
+#: Two solves that each meet a relative duality gap of ``tol`` may differ by
+#: about ``sqrt(tol)``: the duality-gap solvers run these checks at a ``tol``
+#: that makes agreement to 1e-7 a property of the objective, not of the
+#: iterates (the L-BFGS ones meet them at their default ``tol``).
+_TIGHT_TOL_CHECKS = (
+    "check_sample_weight_equivalence_on_dense_data",
+    "check_sample_weight_equivalence_on_sparse_data",
+)
+_DUALITY_GAP_ESTIMATORS = (
+    "JointFeatureRegressor",
+    "JointFeatureClassifier",
+    "JointFeatureRegressorCV",
+    "JointFeatureClassifierCV",
+)
+
+
 @parametrize_with_checks(list(_instances()))
 def test_sklearn_compatible_estimator(estimator, check):
+    name = getattr(check, "func", check).__name__
+    if (
+        name in _TIGHT_TOL_CHECKS
+        and type(estimator).__name__ in _DUALITY_GAP_ESTIMATORS
+    ):
+        estimator = clone(estimator).set_params(tol=1e-12)
     check(estimator)
