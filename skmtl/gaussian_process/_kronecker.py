@@ -93,10 +93,17 @@ def kronecker_log_marginal_likelihood(Y, K, B, noise, eval_gradient=False):
 
 
 def _symmetric_product(factor):
-    """``factor @ factor.T`` with half the flops (BLAS syrk), mirrored."""
-    lower = blas.dsyrk(1.0, factor, lower=1)
-    lower += np.tril(lower, -1).T
-    return lower
+    """``factor @ factor.T`` with half the flops (BLAS syrk), mirrored.
+
+    This is the one ``n^3`` product of the gradient: the trace terms of all
+    kernel hyper-parameters are contractions with ``U diag(w) U^T``, so the
+    eigendecomposition and this product are the only cubic costs.
+    """
+    product = blas.dsyrk(1.0, factor, lower=1)
+    # syrk writes the lower triangle of a zero matrix: mirror it in place.
+    product += product.T
+    product[np.diag_indices_from(product)] *= 0.5
+    return product
 
 
 def _kronecker_gradient(dec, Z_scaled, B):

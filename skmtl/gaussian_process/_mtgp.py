@@ -284,6 +284,10 @@ class MultiTaskGaussianProcessRegressor(
     and a kernel ``ConstantKernel * k`` the optimiser therefore keeps the
     constant at its start (``B_q`` carries the scale): left free it drifts
     along this flat valley, which costs evaluations and changes nothing.
+    Likewise ``B_q = A_q A_q^T`` is unchanged by rotating the columns of
+    ``A_q``; the optimiser starts from the lower-trapezoidal rotation and
+    keeps the entries above the diagonal of ``A_q`` at 0 (every ``B_q`` has
+    such an ``A_q``).
 
     **Optimiser.** The default L-BFGS-B searches over ``sqrt(kappa)``
     instead of ``log(kappa)`` (``theta_`` stays in log space): a task fully
@@ -569,6 +573,7 @@ class MultiTaskGaussianProcessRegressor(
         starts += [
             layout.initial(rng, restart=True) for _ in range(self.n_restarts_optimizer)
         ]
+        starts = [layout.canonical(start) for start in starts]
         optima = [
             self._constrained_optimization(
                 obj_func,
