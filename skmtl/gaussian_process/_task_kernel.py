@@ -167,36 +167,6 @@ class TaskCovariance:
             log_kappa = np.full(self.n_tasks, np.log(KAPPA_INIT))
         return np.concatenate([A.ravel(), log_kappa])
 
-    def lower_trapezoidal(self, params):
-        """The same ``B`` with ``A`` rotated to be lower trapezoidal.
-
-        ``B = A A^T`` is unchanged by ``A -> A Q`` for any orthogonal ``Q``
-        (a flat valley of the likelihood for ``rank >= 2``); with
-        ``A^T = Q R`` (QR), ``A Q = R^T`` has ``A[i, j] = 0`` for ``j > i``,
-        and every ``B`` has such an ``A``, so fixing those entries at 0
-        loses no model.
-        """
-        if self.fixed or self.rank < 2:
-            return np.array(params, dtype=np.float64)
-        A, kappa = self.unpack(params)
-        _, R = np.linalg.qr(A.T)
-        A = np.zeros((self.n_tasks, self.rank))
-        A[:, : R.shape[0]] = R.T
-        return np.concatenate([A.ravel(), np.log(kappa)])
-
-    def rotation_positions(self):
-        """Positions, in the block, of the entries ``A[i, j]``, ``j > i``."""
-        if self.fixed:
-            return np.zeros(0, dtype=int)
-        return np.array(
-            [
-                i * self.rank + j
-                for i in range(self.rank)
-                for j in range(i + 1, self.rank)
-            ],
-            dtype=int,
-        )
-
     def initial_from(self, task_covariance, rng):
         """Starting parameters that approximate a given ``B0``.
 
@@ -446,14 +416,13 @@ class HyperParameters:
         return np.concatenate(positions) if positions else np.zeros(0, dtype=int)
 
     def optimizer_bounds(self, theta):
-        """Bounds for the optimiser: :meth:`bounds` with redundant entries pinned.
+        """Bounds for the optimiser: :meth:`bounds` with amplitudes pinned.
 
         The amplitudes of :meth:`amplitude_index` are held at their value in
         ``theta``: the likelihood is flat along them (``B_q`` absorbs the
         scale), and an optimiser left free drifts along this valley, towards
         tiny amplitudes and a huge ``A_q``, which costs iterations and
-        conditioning without changing the model. The entries of ``A_q`` above
-        its diagonal are held likewise (see :meth:`canonical`).
+        conditioning without changing the model.
         """
         bounds = self.bounds()
         for q in range(self.n_latent):
@@ -461,26 +430,7 @@ class HyperParameters:
             if amplitude is not None:
                 position = self._edges[q] + amplitude
                 bounds[position] = theta[position]
-            task_cov = self.task_covariances[q]
-            positions = self._edges[self.n_latent + q] + task_cov.rotation_positions()
-            bounds[positions] = theta[positions, np.newaxis]
         return bounds
-
-    def canonical(self, theta):
-        """``theta`` with every ``A_q`` lower trapezoidal (the same model).
-
-        Together with :meth:`optimizer_bounds`, which holds the entries above
-        the diagonal of ``A_q`` at their value, this removes the rotations of
-        ``A_q`` that leave ``B_q`` unchanged; see
-        :meth:`TaskCovariance.lower_trapezoidal`.
-        """
-        theta = np.array(theta, dtype=np.float64)
-        for q, task_cov in enumerate(self.task_covariances):
-            block = slice(
-                self._edges[self.n_latent + q], self._edges[self.n_latent + q + 1]
-            )
-            theta[block] = task_cov.lower_trapezoidal(theta[block])
-        return theta
 
 
 def _check_finite_bounds(bounds):

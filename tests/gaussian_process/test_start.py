@@ -4,9 +4,8 @@ Oracles: the likelihood is invariant to the scale exchanged between a
 ``ConstantKernel`` amplitude and ``B`` (explicit Gaussian density); a fitted
 ``theta`` satisfies the first-order (KKT) conditions of the bounded problem
 (analytic gradient, itself checked against finite differences elsewhere);
-a task covariance of exact rank is recovered by its start exactly, and a
-rotated ``A`` gives the same ``B``; the correlation of data drawn from a
-known ICM; numpy's inverse.
+a task covariance of exact rank is recovered by its start exactly; the
+correlation of data drawn from a known ICM; numpy's inverse.
 """
 
 import numpy as np
@@ -146,24 +145,6 @@ def test_sqrt_kappa_search_has_the_same_objective_and_its_gradient():
     ]
     np.testing.assert_allclose(search(z)[1], finite, rtol=1e-6)
     np.testing.assert_allclose(search_bounds[kappa], [[1e-3, 10**2.5]] * 2)
-
-
-def test_lower_trapezoidal_rotation_keeps_the_task_covariance():
-    rng = np.random.RandomState(3)
-    task_covariance = TaskCovariance(5, rank=3)
-    params = task_covariance.initial(rng, restart=True)
-    rotated = task_covariance.lower_trapezoidal(params)
-    np.testing.assert_allclose(
-        task_covariance.matrix(rotated), task_covariance.matrix(params), atol=1e-12
-    )
-    A, _ = task_covariance.unpack(rotated)
-    np.testing.assert_array_equal(np.triu(A[:3], 1), 0.0)
-    layout = HyperParameters([RBF()], 5, 3, "task")
-    theta = layout.canonical(layout.initial(rng, restart=True))
-    pinned = layout.optimizer_bounds(theta)
-    fixed = pinned[:, 0] == pinned[:, 1]
-    np.testing.assert_array_equal(theta[fixed], 0.0)
-    assert fixed.sum() == 3  # A[0, 1], A[0, 2], A[1, 2]
 
 
 @pytest.mark.parametrize("size", [7, 128, 300])
