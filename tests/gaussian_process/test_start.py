@@ -59,13 +59,35 @@ def test_amplitude_exchanges_scale_with_task_covariance():
     assert HyperParameters([RBF()], 3, 1, "task").amplitude_index(0) is None
 
 
-@pytest.mark.parametrize("init", ["independent", "kernel"])
-def test_fit_satisfies_first_order_conditions(init):
-    X, y, _ = _icm_long()
+def _wide_missing(seed=0, n=40):
+    """Three tasks at shared inputs with 30% of the targets missing."""
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(0, 6, size=(n, 1))
+    latent = np.column_stack([np.sin(X[:, 0]), np.cos(2 * X[:, 0])])
+    Y = latent @ rng.randn(2, 3) + 0.1 * rng.randn(n, 3)
+    Y[rng.rand(n, 3) < 0.3] = np.nan
+    return X, Y
+
+
+@pytest.mark.parametrize(
+    "layout, init, params",
+    [
+        ("long", "independent", {}),
+        ("long", "kernel", {}),
+        ("wide_missing", "independent", {"n_latent": 2, "noise": "shared"}),
+    ],
+)
+def test_fit_satisfies_first_order_conditions(layout, init, params):
     kernel = ConstantKernel() * RBF(1.0)
+    if layout == "long":
+        X, y, _ = _icm_long()
+        params = dict(params, task_column=0)
+    else:
+        X, y = _wide_missing()
     model = MultiTaskGaussianProcessRegressor(
-        kernel, task_column=0, rank=1, init=init, random_state=0
+        kernel, rank=1, init=init, random_state=0, **params
     ).fit(X, y)
+    assert model.solver_ == "dense"
     _, gradient = model.log_marginal_likelihood(model.theta_, eval_gradient=True)
     bounds = model._layout.optimizer_bounds(model.theta_)
     at_lower = np.isclose(model.theta_, bounds[:, 0], atol=1e-6)
