@@ -258,14 +258,10 @@ def _solve_design(
             ws = kept
         if ws.size < kept.size:
             target = max(0.3 * threshold, INNER_RATIO * state.gap)
-        elif screening and not working_set:
+        else:
             # Every kept feature is in play: stop the sweeps early so that the
             # next gap, ten times smaller, screens more (dynamic screening).
-            target = max(threshold, 0.1 * state.gap)
-        else:
-            # The working set has grown to every kept feature: the support is
-            # large and screening would discard little; finish in one go.
-            target = threshold
+            target = max(threshold, 0.1 * state.gap) if screening else threshold
         W[:, ws], epochs = problem.solve_subproblem(
             ws, W[:, ws], target, max_iter - n_epochs, inner
         )
