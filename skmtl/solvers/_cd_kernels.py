@@ -6,23 +6,21 @@ kept up to date, as scikit-learn's ``MultiTaskLasso`` does over all
 features::
 
     g_t  = sum_{i in t} c_i (x_ij - m_tj) r_i          (gradient, per task)
-    u    = W[:, j] + g / L_j
-    W[:, j] <- max(0, 1 - (a1 / L_j) / ||u||) u * L_j / (L_j + a2)
+    u_t  = W[t, j] + g_t / L_tj
+    W[:, j] <- argmin_v  sum_t (L_tj / 2) (v_t - u_t)^2 + a1 ||v|| + (a2 / 2) ||v||^2
     r_i  <- r_i - (new - old)_{t_i} (x_ij - m_{t_i j})
 
 with ``m_tj`` the weighted mean of the column in task ``t`` (zero without
 intercepts: the intercepts stay at their optimum through centring) and
 ``L_tj = sum_{i in t} c_i (x_ij - m_tj)^2``. When every task has the same
-rows and weights the ``L_tj`` agree and the update above is the exact
-minimiser of the block. Otherwise the block problem is
-
-    min_v  sum_t (L_tj / 2) (v_t - u_t)^2 + a1 ||v|| + (a2 / 2) ||v||^2,
-
-whose solution is ``v_t = q_t s / ((L_tj + a2) s + a1)`` with
+rows and weights the ``L_tj`` agree and the minimiser is the group
+soft-thresholding ``max(0, 1 - (a1 / L_j) / ||u||) u L_j / (L_j + a2)``.
+In general it is ``v_t = q_t s / ((L_tj + a2) s + a1)`` with
 ``q_t = L_tj u_t`` and ``s = ||v||`` the root of a scalar equation
-(:func:`_block_minimiser`, safeguarded Newton), or ``v = 0`` when
-``||q|| <= a1``: the exact minimiser again, not a majorisation, so that
-tasks of very different sizes (long format) do not slow each other down.
+(:func:`_block_minimiser`, safeguarded Newton, one step when the curvatures
+agree), or ``v = 0`` when ``||q|| <= a1``: an exact minimiser, not a
+majorisation, so that tasks of very different sizes (long format) do not
+slow each other down.
 
 The loops over rows are compiled with numba when it is installed (the
 ``fast`` extra). Without it :data:`AVAILABLE` is False and the solvers use
@@ -42,29 +40,6 @@ except ImportError:  # pragma: no cover - exercised only without numba
 
 #: Whether the compiled epochs can be used.
 AVAILABLE = numba is not None
-
-
-def _group_update(W, j, gradient, lipschitz, a1, a2, delta):
-    """Move ``W[:, j]`` to the prox-gradient point; ``delta`` gets the change."""
-    n_tasks = W.shape[0]
-    norm2 = 0.0
-    for t in range(n_tasks):
-        u = W[t, j] + gradient[t] / lipschitz
-        delta[t] = u
-        norm2 += u * u
-    norm = np.sqrt(norm2)
-    threshold = a1 / lipschitz
-    factor = 0.0
-    if norm > threshold:
-        factor = (1.0 - threshold / norm) * lipschitz / (lipschitz + a2)
-    moved = False
-    for t in range(n_tasks):
-        new = delta[t] * factor
-        delta[t] = new - W[t, j]
-        if delta[t] != 0.0:
-            moved = True
-        W[t, j] = new
-    return moved
 
 
 def _block_minimiser(W, j, gradient, curvature, a1, a2, delta):
@@ -135,11 +110,11 @@ def _secular_root(q, curvature, a1, a2, q_norm, smallest, largest):
     return s
 
 
-def _uniform_epochs(X, columns, c, means, R, W, lipschitz, a1, a2, n_epochs):
+def _uniform_epochs(X, columns, c, means, R, W, curvature, a1, a2, n_epochs):
     """Epochs on shared rows with common weights ``c`` (n,).
 
     ``X`` is the whole design (n, p), F-ordered, ``columns`` the working set
-    (``W``, ``lipschitz`` and ``means`` follow its order); ``R`` holds the
+    (``W``, ``means`` (k,) and ``curvature`` (k, T) follow its order); ``R`` holds the
     residuals (n, T), F-ordered, so that every inner loop runs over
     contiguous rows. ``R`` stays weighted-centred (every update moves it
     along a centred column), so ``sum_i c_i (x_ij - m_j) r_it`` is
@@ -153,8 +128,6 @@ def _uniform_epochs(X, columns, c, means, R, W, lipschitz, a1, a2, n_epochs):
     delta = np.empty(n_tasks)
     for _ in range(n_epochs):
         for jj in range(columns.shape[0]):
-            if lipschitz[jj] <= 0.0:
-                continue
             j = columns[jj]
             mean = means[jj]
             for t in range(n_tasks):
@@ -167,7 +140,7 @@ def _uniform_epochs(X, columns, c, means, R, W, lipschitz, a1, a2, n_epochs):
                     for i in range(n_samples):
                         total += c[i] * X[i, j] * R[i, t]
                 gradient[t] = total
-            if not _group_update(W, jj, gradient, lipschitz[jj], a1, a2, delta):
+            if not _block_minimiser(W, jj, gradient, curvature[jj], a1, a2, delta):
                 continue
             for t in range(n_tasks):
                 step = delta[t]
@@ -238,11 +211,10 @@ def python_kernels():
     """The kernels as plain Python functions (for tests of the compiled ones).
 
     Copies of their definitions whose globals point at the Python
-    :func:`_group_update`, whatever the module's globals hold.
+    :func:`_block_minimiser`, whatever the module's globals hold.
     """
     namespace = dict(
         globals(),
-        _group_update=_python_group_update,
         _block_minimiser=_python_block_minimiser,
         _secular_root=_python_secular_root,
     )
@@ -258,7 +230,6 @@ def python_kernels():
     )
 
 
-_python_group_update = _group_update
 _python_block_minimiser = _block_minimiser
 _python_secular_root = _secular_root
 
@@ -268,7 +239,6 @@ if AVAILABLE:
     _jit = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
     # The kernels call the compiled update: numba resolves globals when it
     # compiles.
-    _group_update = _jit(_group_update)
     _secular_root = _jit(_secular_root)
     _block_minimiser = _jit(_block_minimiser)
     uniform_epochs = _jit(_uniform_epochs)

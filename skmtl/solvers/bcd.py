@@ -732,11 +732,9 @@ def _epoch_runner(operator, residual, W, python=False):
     design = problem.design
     ws = operator.ws
     X, scale = problem.compiled_inputs()
-    lipschitz = np.ascontiguousarray(problem.lipschitz[ws])
+    # Per-task curvatures, one contiguous row per feature.
+    curvature = np.ascontiguousarray(problem.column_norms2[:, ws].T)
     means = np.ascontiguousarray(problem.column_means[:, ws])
-    if not design.uniform:
-        # Per-task curvatures, one contiguous row per feature.
-        lipschitz = np.ascontiguousarray(problem.column_norms2[:, ws].T)
     if design.layout == "long":
         kernel = functools.partial(
             kernels.long_epochs, X, ws, scale, design.offsets, means
@@ -746,7 +744,7 @@ def _epoch_runner(operator, residual, W, python=False):
     else:
         kernel = functools.partial(kernels.shared_epochs, X, ws, scale, means)
     return lambda n_epochs: kernel(
-        residual, W, lipschitz, problem.a1, problem.a2, n_epochs
+        residual, W, curvature, problem.a1, problem.a2, n_epochs
     )
 
 
