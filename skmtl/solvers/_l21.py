@@ -38,35 +38,18 @@ E. Ndiaye, O. Fercoq, A. Gramfort and J. Salmon. Gap safe screening rules for
 sparse multi-task and multi-class models. NeurIPS, 2015.
 """
 
-import functools
 from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, xlogy
 from sklearn.utils.extmath import safe_sparse_dot
-from threadpoolctl import ThreadpoolController
 
 from ..losses import observation_scale
+from ._scaling import Scaling, problem_scaling
 
 #: Largest number of float64 entries of the Gram matrices a working set may use.
 GRAM_BUDGET = 2**23
-
-
-@functools.cache
-def _blas_controller():
-    return ThreadpoolController()
-
-
-def single_threaded_blas():
-    """Context manager limiting BLAS to one thread.
-
-    The inner loops make many small BLAS calls; a multi-threaded BLAS gains
-    nothing on them and, on a busy machine, can be ten times slower while its
-    threads wait for cores. Large products outside these loops keep all
-    threads.
-    """
-    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def penalty_strengths(alpha, l1_ratio):
@@ -152,6 +135,8 @@ class SharedRowsDesign:
     """
 
     layout = "shared"
+    #: Powers of two applied to the data (see :func:`make_design`).
+    scaling = Scaling()
 
     def __init__(self, X, Y, scale):
         self.X = X.tocsc() if sp.issparse(X) else X
@@ -262,6 +247,8 @@ class LongRowsDesign:
 
     layout = "long"
     uniform = False
+    #: Powers of two applied to the data (see :func:`make_design`).
+    scaling = Scaling()
 
     def __init__(self, X, y, scale, task_index, n_tasks):
         self.X = X.tocsr() if sp.issparse(X) else X
@@ -415,6 +402,11 @@ def _dense_columns(X, columns):
 def make_design(data, targets=None, multinomial=False):
     """Build the design of a :class:`~skmtl._tasks.TaskData`.
 
+    Features and targets of extreme magnitude are rescaled exactly by powers
+    of two (:mod:`skmtl.solvers._scaling`); ``design.scaling`` records the
+    factors, which the solvers undo on their results. Class targets (0/1 or
+    class indices) are never rescaled: their magnitudes are ordinary.
+
     Parameters
     ----------
     data : TaskData
@@ -428,19 +420,33 @@ def make_design(data, targets=None, multinomial=False):
     Returns
     -------
     design : SharedRowsDesign or LongRowsDesign
+
+    Raises
+    ------
+    ValueError
+        When the features differ so much in magnitude that no float64
+        product holds them together
+        (:func:`~skmtl.solvers._scaling.check_column_scales`).
     """
     y = data.y if targets is None else targets
+    scaling = problem_scaling(data.X, y)
+    y = scaling.scale_targets(y)
     scale = observation_scale(data)
     if data.layout == "long" or multinomial:
         X = data.X if data.row_index is None else data.X[data.row_index]
-        return LongRowsDesign(X, y, scale, data.task_index, data.n_tasks)
-    n_rows = data.X.shape[0]
-    rows = np.arange(n_rows) if data.row_index is None else data.row_index
-    Y = np.zeros((n_rows, data.n_tasks))
-    cell_scale = np.zeros((n_rows, data.n_tasks))
-    Y[rows, data.task_index] = y
-    cell_scale[rows, data.task_index] = scale
-    return SharedRowsDesign(data.X, Y, cell_scale)
+        design = LongRowsDesign(
+            scaling.scale_features(X), y, scale, data.task_index, data.n_tasks
+        )
+    else:
+        n_rows = data.X.shape[0]
+        rows = np.arange(n_rows) if data.row_index is None else data.row_index
+        Y = np.zeros((n_rows, data.n_tasks))
+        cell_scale = np.zeros((n_rows, data.n_tasks))
+        Y[rows, data.task_index] = y
+        cell_scale[rows, data.task_index] = scale
+        design = SharedRowsDesign(scaling.scale_features(data.X), Y, cell_scale)
+    design.scaling = scaling
+    return design
 
 
 # --------------------------------------------------------------------------
@@ -606,17 +612,30 @@ def _second_derivative(loss, z):
     )
 
 
+def _solve_or_lstsq(matrices, vectors):
+    """``matrices^-1 vectors`` for stacked systems; least squares when singular.
+
+    A task whose curvature vanishes (a class it never sees, probabilities
+    saturated at 0 or 1) makes its block singular; the minimum-norm step
+    leaves that direction alone instead of failing.
+    """
+    try:
+        return np.linalg.solve(matrices, vectors)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(matrices) @ vectors
+
+
 def _newton_direction(hessians, gradient, intercept_alpha):
     """Solve the Newton system of the intercepts, (T, K) from (T, K, K)."""
     n_tasks, n_classes = gradient.shape
     if not intercept_alpha:
-        return -np.linalg.solve(hessians, gradient[:, :, None])[:, :, 0]
+        return -_solve_or_lstsq(hessians, gradient[:, :, None])[:, :, 0]
     # Hessian = blockdiag(H_t + lam I) - (lam / T) (1 1^T kron I): Woodbury.
     blocks = hessians + intercept_alpha * np.eye(n_classes)
-    inverse = np.linalg.inv(blocks)
+    inverse = _solve_or_lstsq(blocks, np.broadcast_to(np.eye(n_classes), blocks.shape))
     first = np.einsum("tkl,tl->tk", inverse, gradient)
     coupling = np.eye(n_classes) - (intercept_alpha / n_tasks) * inverse.sum(axis=0)
-    correction = np.linalg.solve(coupling, first.sum(axis=0))
+    correction = _solve_or_lstsq(coupling, first.sum(axis=0))
     step = first + (intercept_alpha / n_tasks) * np.einsum(
         "tkl,l->tk", inverse, correction
     )
@@ -880,7 +899,11 @@ def alpha_max(
     nu = generalized_residual(design, loss, z)
     correlation = design.correlate(design.scale_like(nu) * nu)
     largest = float(np.max(group_norms(correlation), initial=0.0))
-    return largest / float(l1_ratio), intercept
+    scaling = design.scaling
+    return (
+        scaling.strength_out(largest, degree=1) / float(l1_ratio),
+        scaling.intercept_out(intercept),
+    )
 
 
 def zero_coef(design, n_classes=None):

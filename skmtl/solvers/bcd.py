@@ -51,7 +51,6 @@ Q. Bertrand, Q. Klopfenstein, P.-A. Bannier, G. Gidel and M. Massias. Beyond
 L1: faster and better sparse models with skglm. NeurIPS, 2022.
 """
 
-import contextlib
 import functools
 import warnings
 
@@ -60,6 +59,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.extmath import safe_sparse_dot
 
+from .._config import blas_threads_for
 from ..losses import SquaredLoss
 from . import _cd_kernels
 from ._l21 import (
@@ -71,9 +71,9 @@ from ._l21 import (
     make_design,
     penalty_strengths,
     penalty_value,
-    single_threaded_blas,
 )
 from ._result import SolverResult
+from ._scaling import unscale_result
 
 #: A working-set subproblem is solved until its gap is this fraction of the
 #: outer gap (or 0.3 tol, whichever is larger): loose enough that early,
@@ -193,26 +193,29 @@ def solve_design(
 ):
     """BCD on a prepared design; see :func:`solve` for the parameters.
 
-    Designs whose largest product has up to ``2**24`` multiply-adds run with
-    one BLAS thread throughout; larger ones use every thread for the products
-    with the whole design.
+    Designs whose largest product has up to
+    :data:`skmtl._config.SINGLE_THREAD_BELOW` multiply-adds run with one BLAS
+    thread throughout (:func:`skmtl._config.blas_threads_for`); larger ones
+    use every thread for the products with the whole design. A rescaled
+    design (``design.scaling``) is solved in its own units and the result
+    mapped back to those of the original data.
     """
-    small = design.product_size() <= 2**24
-    with single_threaded_blas() if small else contextlib.nullcontext():
-        return _solve_design(
+    scaling = design.scaling
+    with blas_threads_for(design.product_size()):
+        result = _solve_design(
             design,
-            a1,
-            a2,
+            *scaling.l21_strengths(a1, a2),
             fit_intercept=fit_intercept,
             tol=tol,
             max_iter=max_iter,
-            coef_init=coef_init,
+            coef_init=scaling.coef_in(coef_init),
             screening=screening,
             working_set=working_set,
             inner=inner,
             warn=warn,
             initial_working_set=initial_working_set,
         )
+    return unscale_result(result, scaling)
 
 
 def _solve_design(
@@ -247,7 +250,7 @@ def _solve_design(
         if state.gap <= threshold:
             converged = True
             break
-        if n_epochs >= max_iter:
+        if n_epochs >= max_iter or not np.isfinite(state.gap):
             break
         if screening and a1 > 0:
             kept, W = problem.screen(state, kept, W)
@@ -267,13 +270,7 @@ def _solve_design(
         )
         n_epochs += max(epochs, 1)
     if warn and not converged:
-        warnings.warn(
-            f"BCD did not converge: duality gap {state.gap:.3e} > tol * "
-            f"null_objective = {threshold:.3e} after {n_epochs} epochs. Increase "
-            "max_iter, raise tol, or scale the features.",
-            ConvergenceWarning,
-            stacklevel=4,
-        )
+        _warn_not_converged(state.gap, threshold, n_epochs)
     return SolverResult(
         coef=W,
         intercept=intercept,
@@ -287,6 +284,22 @@ def _solve_design(
             "null_objective": problem.null_primal,
         },
     )
+
+
+def _warn_not_converged(gap, threshold, n_epochs):
+    if np.isfinite(gap):
+        message = (
+            f"BCD did not converge: duality gap {gap:.3e} > tol * "
+            f"null_objective = {threshold:.3e} after {n_epochs} epochs. Increase "
+            "max_iter, raise tol, or scale the features."
+        )
+    else:
+        message = (
+            f"BCD stopped after {n_epochs} epochs: the duality gap is {gap} in "
+            "float64. Scale the features and targets, for example with "
+            "StandardScaler."
+        )
+    warnings.warn(message, ConvergenceWarning, stacklevel=5)
 
 
 def _next_size(previous, W, kept, initial):
@@ -414,17 +427,16 @@ class _Problem:
             inner = "cd" if compiled else "apg"
         if inner == "cd" and compiled:
             operator = _ResidualOperator(self, ws)
-            with single_threaded_blas():
+            with blas_threads_for(0):
                 return _compiled_descent(operator, W_ws, target, max_epochs)
         use_gram = self.design.gram_size(ws.size) <= GRAM_BUDGET and (
             ws.size <= 4 * self.design.X.shape[0]
         )
         # Building the operator (Gram matrices) may use every BLAS thread; the
-        # iterations, many medium-sized products, run on one (see
-        # single_threaded_blas: threads waiting for a busy core cost more than
-        # they bring).
+        # iterations, many medium-sized products, run on one whatever their
+        # size (threads waiting for a busy core cost more than they bring).
         operator = _GramOperator(self, ws) if use_gram else _ResidualOperator(self, ws)
-        with single_threaded_blas():
+        with blas_threads_for(0):
             if inner == "cd" and use_gram:
                 return _cyclic_descent(operator, W_ws, target, max_epochs)
             return _accelerated_gradient(operator, W_ws, target, max_epochs)
@@ -637,7 +649,9 @@ def _accelerated_gradient(operator, W, target, max_iter, check_every=10):
     iteration = 0
     for iteration in range(1, max_iter + 1):
         correlation = operator.correlation(image_y)
-        while True:
+        # At most 60 doublings: the estimate starts from the largest
+        # eigenvalue, so more means values float64 cannot resolve (NaN, inf).
+        for _ in range(60):
             x_new = group_soft_threshold(
                 y + correlation / lipschitz, a1 / lipschitz, 1 / (1 + a2 / lipschitz)
             )
@@ -649,6 +663,8 @@ def _accelerated_gradient(operator, W, target, max_iter, check_every=10):
             ):
                 break
             lipschitz *= 2.0
+        else:
+            return x, iteration
         if np.vdot(y - x_new, x_new - x) > 0:
             y, image_y, momentum = x_new, image_new, 1.0
         else:

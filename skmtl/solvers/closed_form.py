@@ -49,11 +49,26 @@ import scipy.linalg
 import scipy.sparse as sp
 from sklearn.utils.extmath import safe_sparse_dot
 
+from .._config import blas_threads_for
 from ..losses import SquaredLoss, observation_scale
 from ..penalties import MeanRegularization
 from ._result import SolverResult
+from ._scaling import problem_scaling, scale_task_data
 
 _EPS = np.finfo(np.float64).eps
+
+
+def _largest_product(data):
+    """Multiply-adds of the largest decomposition of the factorisation.
+
+    A task's Gram matrix (or kernel) of order ``k = min(n_t, p)`` costs
+    about ``n_t p k`` to form and ``k^3`` to decompose.
+    """
+    rows = int(np.max(data.task_counts, initial=0))
+    if data.shared_design:
+        rows = data.X.shape[0]
+    order = min(rows, data.n_features)
+    return rows * data.n_features * order + order**3
 
 
 class TaskSpectrum:
@@ -350,6 +365,14 @@ class MeanRegularizedFactorization:
         self.n_tasks = data.n_tasks
         self.n_features = data.n_features
         self.fit_intercept = fit_intercept
+        self.scaling = problem_scaling(data.X, data.y)
+        data = scale_task_data(data, self.scaling)
+        # One BLAS thread for small tasks (threads cost more than they bring).
+        with blas_threads_for(_largest_product(data)):
+            self.blocks = self._spectra(data, fit_intercept)
+
+    def _spectra(self, data, fit_intercept):
+        """The :class:`SpectrumBlock` list of ``data``."""
         scale = observation_scale(data)
         if data.shared_design:
             targets = data.y.reshape(data.n_tasks, -1).T
@@ -365,16 +388,15 @@ class MeanRegularizedFactorization:
                 len(spectrum.eigenvalues),
             )
             block.store(0, spectrum)
-            self.blocks = [block]
-            return
+            return [block]
         # Tasks with at least p rows: p x p Gram matrices, one batched eigh.
         # Others: kernel form, grouped by a power-of-two ceiling of n_t so
         # that padding wastes less than 2x.
         counts = data.task_counts
         gram_tasks = np.flatnonzero(counts >= data.n_features)
-        self.blocks = []
+        blocks = []
         if len(gram_tasks):
-            self.blocks.append(
+            blocks.append(
                 _gram_block(data, gram_tasks, scale, fit_intercept=fit_intercept)
             )
         kernel_tasks = np.flatnonzero(counts < data.n_features)
@@ -394,7 +416,8 @@ class MeanRegularizedFactorization:
                         fit_intercept,
                     ),
                 )
-            self.blocks.append(block)
+            blocks.append(block)
+        return blocks
 
     def shared_system(self, alpha):
         """Left-hand matrix and right-hand side of the ``w_0`` system.
@@ -419,14 +442,12 @@ class MeanRegularizedFactorization:
                 rhs += flat @ weighted[chunk].reshape(-1)
         return matrix, rhs
 
-    def _shared_coef_path(self, alpha, alpha_means):
-        """``w_0`` for every ``alpha_mean``, shape (n_alpha_means, n_features)."""
-        alpha_means = np.asarray(alpha_means, dtype=np.float64)
-        if alpha == 0:
-            # alpha -> 0+: rho = alpha_mean / alpha is infinite unless alpha_mean = 0.
-            ratios = np.where(alpha_means == 0, 0.0, np.inf)
-        else:
-            ratios = alpha_means / alpha
+    def _shared_coef_path(self, alpha, ratios):
+        """``w_0`` for every ratio ``alpha_mean / alpha``, (n_ratios, n_features).
+
+        ``alpha`` is in the units of the rescaled data; the ratios are the
+        same in both units.
+        """
         matrix, rhs = self.shared_system(alpha)
         eigenvalues, eigenvectors = scipy.linalg.eigh(matrix)
         coordinates = eigenvectors.T @ rhs
@@ -451,7 +472,25 @@ class MeanRegularizedFactorization:
         coef : ndarray of shape (n_alpha_means, n_tasks, n_features)
         intercept : ndarray of shape (n_alpha_means, n_tasks)
         """
-        shared_coef = self._shared_coef_path(alpha, alpha_means)
+        alpha_means = np.asarray(alpha_means, dtype=np.float64)
+        if alpha == 0:
+            # alpha -> 0+: rho = alpha_mean / alpha is infinite unless alpha_mean = 0.
+            ratios = np.where(alpha_means == 0, 0.0, np.inf)
+        else:
+            ratios = alpha_means / alpha
+        with blas_threads_for(self.n_features**3):
+            shared_coef, coef, intercept = self._solve_scaled(
+                self.scaling.strength(alpha, degree=2), ratios
+            )
+        return (
+            self.scaling.coef_out(shared_coef),
+            self.scaling.coef_out(coef),
+            self.scaling.intercept_out(intercept),
+        )
+
+    def _solve_scaled(self, alpha, ratios):
+        """:meth:`solve_path` on the rescaled data (``alpha`` in its units)."""
+        shared_coef = self._shared_coef_path(alpha, ratios)
         n_path = shared_coef.shape[0]
         coef = np.empty((n_path, self.n_tasks, self.n_features))
         intercept = np.zeros((n_path, self.n_tasks))
@@ -585,8 +624,19 @@ def solve_mean_regularized_closed_form(data, *, alpha, alpha_mean, fit_intercept
     """
     factorization = MeanRegularizedFactorization(data, fit_intercept=fit_intercept)
     shared_coef, coef, intercept = factorization.solve(alpha, alpha_mean)
-    objective = mean_regularized_objective(
-        data, coef, intercept, shared_coef, alpha=alpha, alpha_mean=alpha_mean
+    # On the rescaled data, where no square overflows; strengths beyond
+    # float64 multiply coefficients that are exactly zero.
+    scaling = factorization.scaling
+    largest = np.finfo(np.float64).max
+    objective = scaling.objective_out(
+        mean_regularized_objective(
+            scale_task_data(data, scaling),
+            scaling.coef_in(coef),
+            scaling.intercept_in(intercept),
+            scaling.coef_in(shared_coef),
+            alpha=min(scaling.strength(alpha, degree=2), largest),
+            alpha_mean=min(scaling.strength(alpha_mean, degree=2), largest),
+        )
     )
     return SolverResult(
         coef=coef,

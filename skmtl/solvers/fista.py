@@ -34,13 +34,13 @@ B. O'Donoghue and E. Candes. Adaptive restart for accelerated gradient
 schemes. Foundations of Computational Mathematics, 15:715-732, 2015.
 """
 
-import contextlib
 import warnings
 
 import numpy as np
 from scipy import optimize
 from sklearn.exceptions import ConvergenceWarning
 
+from .._config import blas_threads_for
 from ._l21 import (
     bregman_term,
     data_term,
@@ -55,17 +55,19 @@ from ._l21 import (
     penalty_strengths,
     penalty_value,
     scaled_gradient,
-    single_threaded_blas,
     zero_coef,
 )
 from ._result import SolverResult
+from ._scaling import unscale_result
 
 #: Factor applied to the step's Lipschitz estimate before each backtracking.
 _DECREASE = 0.9
 
-#: Designs whose largest product has up to this many multiply-adds run with
-#: one BLAS thread.
-_SMALL_DESIGN = 2**24
+#: Most doublings of the Lipschitz estimate in one backtracking line search.
+#: The estimate stays above 2^-40 times the global bound (the largest
+#: curvature of the design), so needing 2^60 times more means a step at the
+#: rounding level of the iterate.
+_MAX_BACKTRACKS = 60
 
 
 def solve(
@@ -235,15 +237,37 @@ class _SmoothPart:
         return self.loss.curvature * value + 2.0 * self.intercept_alpha
 
 
-def solve_design(design, loss, a1, a2, *, n_classes=None, **options):
+def solve_design(
+    design,
+    loss,
+    a1,
+    a2,
+    *,
+    n_classes=None,
+    coef_init=None,
+    intercept_init=None,
+    **options,
+):
     """FISTA on a prepared design; see :func:`solve` for the parameters.
 
-    Small designs run with a single BLAS thread: their products are too
-    short to gain from threads, and lose much to them on a busy machine.
+    Small designs run with a single BLAS thread
+    (:func:`skmtl._config.blas_threads_for`): their products are too short
+    to gain from threads, and lose much to them on a busy machine. A
+    rescaled design (``design.scaling``) is solved in its own units and the
+    result mapped back to those of the original data.
     """
-    small = design.product_size(n_classes or 1) <= _SMALL_DESIGN
-    with single_threaded_blas() if small else contextlib.nullcontext():
-        return _solve_design(design, loss, a1, a2, n_classes=n_classes, **options)
+    scaling = design.scaling
+    with blas_threads_for(design.product_size(n_classes or 1)):
+        result = _solve_design(
+            design,
+            loss,
+            *scaling.l21_strengths(a1, a2),
+            n_classes=n_classes,
+            coef_init=scaling.coef_in(coef_init),
+            intercept_init=scaling.intercept_in(intercept_init),
+            **options,
+        )
+    return unscale_result(result, scaling)
 
 
 def _solve_design(
@@ -279,33 +303,29 @@ def _solve_design(
             _null_objective(smooth, W.shape),
         )
     lipschitz, null_objective = design.cache[key]
+    smallest_lipschitz = np.ldexp(lipschitz, -40)
     check = _GapCheck(smooth, a1, a2, tol * null_objective)
     W, b, z, done = check(W, b + smooth.offset(W))
     y_W, y_b, z_y, momentum = W, b, z, 1.0
-    iteration = 0
-    while not done and iteration < max_iter:
+    iteration, failed = 0, not np.isfinite(check.gap)
+    while not done and not failed and iteration < max_iter:
         iteration += 1
         grad_W, grad_b = smooth.gradient(z_y, y_W, y_b)
         # Try a longer step first: the local curvature of the logistic loss
         # is often far below its global bound (Scheinberg et al. 2014).
         previous_lipschitz = lipschitz
-        lipschitz *= _DECREASE
-        while True:
-            new_W = group_soft_threshold(
-                y_W - grad_W / lipschitz, a1 / lipschitz, 1.0 / (1.0 + a2 / lipschitz)
-            )
-            new_b = y_b - grad_b / lipschitz
-            new_z = smooth.predictions(new_W, new_b)
-            step_W, step_b = new_W - y_W, new_b - y_b
-            squared_step = float(np.vdot(step_W, step_W) + np.vdot(step_b, step_b))
-            # Sufficient decrease f(x) <= f(y) + <grad, x - y> + L/2 |x - y|^2,
-            # tested on the curvature term alone: exact near the solution,
-            # where a difference of objective values is only rounding noise.
-            if smooth.curvature(z_y, new_z - z_y, step_W, step_b) <= 0.5 * lipschitz * (
-                squared_step * (1.0 + 1e-10)
-            ):
-                break
-            lipschitz *= 2.0
+        # Never below 2^-40 of the global bound: a zero step (at the optimum
+        # to rounding) passes every test, and the estimate would otherwise
+        # shrink without limit, then need more than _MAX_BACKTRACKS doublings.
+        lipschitz = max(lipschitz * _DECREASE, smallest_lipschitz)
+        step = _backtracking_step(
+            smooth, (y_W, y_b, z_y), (grad_W, grad_b), a1, a2, lipschitz
+        )
+        if step is None:
+            # Values beyond float64: no step size gives a finite decrease.
+            failed = True
+            break
+        new_W, new_b, new_z, lipschitz = step
         restart = (
             float(np.vdot(y_W - new_W, new_W - W) + np.vdot(y_b - new_b, new_b - b)) > 0
         )
@@ -328,14 +348,9 @@ def _solve_design(
             y_W, y_b, z_y, momentum = W, b, z, 1.0
     if not done and iteration < max_iter:
         W, b, z, done = check(W, b)
+    failed = failed or not np.isfinite(check.gap)
     if warn and not done:
-        warnings.warn(
-            f"FISTA did not converge: duality gap {check.gap:.3e} > tol * "
-            f"null_objective = {check.threshold:.3e} after {iteration} iterations. "
-            "Increase max_iter, raise tol, or scale the features.",
-            ConvergenceWarning,
-            stacklevel=4,
-        )
+        _warn_not_converged(check, iteration, failed)
     return SolverResult(
         coef=W,
         intercept=check.intercept,
@@ -345,6 +360,59 @@ def _solve_design(
         converged=bool(done),
         extra={"lipschitz": lipschitz, "null_objective": check.threshold / tol},
     )
+
+
+def _backtracking_step(smooth, point, gradient, a1, a2, lipschitz):
+    """Proximal gradient step from ``point`` with backtracking on ``lipschitz``.
+
+    Doubles the Lipschitz estimate until the sufficient decrease holds, at
+    most :data:`_MAX_BACKTRACKS` times; a step that rounds to zero, or the
+    step at the last doubling (of the order of the rounding of the iterate:
+    near the optimum, rounding in the predictions can defeat the test), is
+    taken as it is. Returns ``(W, b, z, lipschitz)``, or None when the
+    estimate or the curvature is not finite (values overflowing float64).
+    """
+    y_W, y_b, z_y = point
+    grad_W, grad_b = gradient
+    for _ in range(_MAX_BACKTRACKS):
+        if not np.isfinite(lipschitz):
+            return None
+        new_W = group_soft_threshold(
+            y_W - grad_W / lipschitz, a1 / lipschitz, 1.0 / (1.0 + a2 / lipschitz)
+        )
+        new_b = y_b - grad_b / lipschitz
+        new_z = smooth.predictions(new_W, new_b)
+        step_W, step_b = new_W - y_W, new_b - y_b
+        squared_step = float(np.vdot(step_W, step_W) + np.vdot(step_b, step_b))
+        curvature = smooth.curvature(z_y, new_z - z_y, step_W, step_b)
+        if not (np.isfinite(curvature) and np.isfinite(squared_step)):
+            return None
+        # Sufficient decrease f(x) <= f(y) + <grad, x - y> + L/2 |x - y|^2,
+        # tested on the curvature term alone: exact near the solution,
+        # where a difference of objective values is only rounding noise.
+        if squared_step == 0 or curvature <= 0.5 * lipschitz * (
+            squared_step * (1.0 + 1e-10)
+        ):
+            break
+        lipschitz *= 2.0
+    return new_W, new_b, new_z, lipschitz
+
+
+def _warn_not_converged(check, iteration, failed):
+    if failed:
+        message = (
+            f"FISTA stopped after {iteration} iterations: the objective, its "
+            "gradient or the step size is not finite in float64 (duality gap "
+            f"{check.gap:.3e}). Scale the features and targets, for example with "
+            "StandardScaler."
+        )
+    else:
+        message = (
+            f"FISTA did not converge: duality gap {check.gap:.3e} > tol * "
+            f"null_objective = {check.threshold:.3e} after {iteration} iterations. "
+            "Increase max_iter, raise tol, or scale the features."
+        )
+    warnings.warn(message, ConvergenceWarning, stacklevel=5)
 
 
 def _polish_on_support(smooth, W, b, a1, a2, max_iter=300):

@@ -14,6 +14,7 @@ norms are Frobenius norms over classes and features. The shared intercept
 split: each task has its own unpenalised ``b_t``.
 """
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -21,8 +22,10 @@ from scipy import optimize
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.extmath import safe_sparse_dot
 
+from .._config import blas_threads_for
 from ..losses import observation_scale
 from ._result import SolverResult
+from ._scaling import problem_scaling, scale_task_data, unscale_result
 
 
 class MeanRegularizedObjective:
@@ -390,15 +393,61 @@ def solve_mean_regularized(
     >>> result.coef.shape, result.converged
     ((2, 1), True)
     """
+    scaling = problem_scaling(data.X, data.y if loss.name == "squared" else None)
+    strengths = [scaling.strength(value, degree=2) for value in (alpha, alpha_mean)]
+    if not np.all(np.isfinite(strengths)):
+        raise ValueError(
+            f"The features are too small for alpha={alpha:g} and alpha_mean="
+            f"{alpha_mean:g}: their largest magnitude is about "
+            f"2^{scaling.x_exponent}, so the coefficients underflow float64. "
+            "Scale the features, for example with "
+            "skmtl.pipeline.TaskColumnPassthrough(StandardScaler()) in a Pipeline."
+        )
     objective = MeanRegularizedObjective(
-        data,
+        scale_task_data(data, scaling),
         loss,
-        alpha=alpha,
-        alpha_mean=alpha_mean,
+        alpha=strengths[0],
+        alpha_mean=strengths[1],
         fit_intercept=fit_intercept,
         n_classes=n_classes,
         intercept_penalty=intercept_penalty,
     )
+    with blas_threads_for(_largest_product(data, objective.n_classes)):
+        result = _minimize(objective, _scaled_init(init, scaling), tol, max_iter)
+    extra = dict(result.extra)
+    extra["shared_coef"] = scaling.coef_out(extra["shared_coef"])
+    extra["shared_intercept"] = scaling.intercept_out(extra["shared_intercept"])
+    return dataclasses.replace(
+        unscale_result(result, scaling), gap=result.gap, extra=extra
+    )
+
+
+def _largest_product(data, n_classes):
+    """Multiply-adds of the largest product with the design."""
+    rows = data.X.shape[0] if data.shared_design else data.task_counts.max()
+    return int(rows) * data.n_features * n_classes
+
+
+def _scaled_init(init, scaling):
+    """A warm start in the units of the rescaled data."""
+    if init is None or scaling.identity:
+        return init
+    extra = dict(init.extra)
+    try:
+        extra["shared_coef"] = scaling.coef_in(extra["shared_coef"])
+        extra["shared_intercept"] = scaling.intercept_in(extra["shared_intercept"])
+    except KeyError:
+        return init  # reported by _initial_params
+    return dataclasses.replace(
+        init,
+        coef=scaling.coef_in(init.coef),
+        intercept=scaling.intercept_in(init.intercept),
+        extra=extra,
+    )
+
+
+def _minimize(objective, init, tol, max_iter):
+    """L-BFGS-B in preconditioned coordinates (see :func:`solve_mean_regularized`)."""
     root_curvature = objective.curvature_scale()
 
     def scaled_value_and_gradient(scaled_params):
@@ -439,7 +488,7 @@ def _warn_not_converged(gap, tol, n_iter, max_iter, message):
         "(scipy: "
         f"{message}). {advice}",
         ConvergenceWarning,
-        stacklevel=3,
+        stacklevel=4,
     )
 
 
