@@ -1,6 +1,5 @@
 """Multi-task Gaussian process regression (ICM / LMC)."""
 
-import contextlib
 import warnings
 from numbers import Integral, Real
 
@@ -16,8 +15,8 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Kernel
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
 
+from .._config import blas_threads_for
 from .._tasks import (
     check_predict_data,
     check_task_data,
@@ -51,10 +50,12 @@ LBFGS_MIN_MEMORY = 10
 
 
 def _blas_threads_for(size):
-    """Context limiting BLAS to one thread for small matrices."""
-    if size < SINGLE_THREAD_BELOW:
-        return threadpool_limits(limits=1, user_api="blas")
-    return contextlib.nullcontext()
+    """Context limiting BLAS to one thread below ``SINGLE_THREAD_BELOW`` rows.
+
+    See :func:`skmtl._config.blas_threads_for`, which also honours
+    ``skmtl.set_config(limit_blas_threads=False)``.
+    """
+    return blas_threads_for(size, single_thread_below=SINGLE_THREAD_BELOW - 1)
 
 
 def _sqrt_kappa_search(obj_func, bounds, kappa):
