@@ -21,8 +21,9 @@ intercepts are polished by Newton's method
 residuals dual feasible with respect to the intercepts, and the duality gap
 of :func:`~skmtl.solvers._l21.duality_gap` is computed; the solver stops when
 ``gap <= tol * P(0)``, ``P(0)`` the objective of the intercept-only model
-(``W = 0`` and optimal intercepts; scikit-learn's coordinate descent uses
-``tol * 2 P(0)`` for the squared loss).
+(``W = 0`` and optimal intercepts), which guarantees an objective within
+``tol * P(0)`` of the optimum; :mod:`skmtl.solvers.bcd` compares this rule
+with scikit-learn's.
 
 References
 ----------
