@@ -8,7 +8,7 @@ leave the others unchanged.
 """
 
 import contextlib
-import functools
+import sys
 import threading
 
 from threadpoolctl import ThreadpoolController
@@ -105,10 +105,21 @@ def config_context(*, limit_blas_threads=None):
         set_config(**previous)
 
 
-@functools.cache
+_controllers = {}
+
+
 def _controller():
-    # Inspecting the loaded libraries costs about a millisecond: do it once.
-    return ThreadpoolController()
+    """A ``ThreadpoolController`` that knows every BLAS library loaded so far.
+
+    Inspecting the loaded libraries costs about half a millisecond, so the
+    controller is kept; a library comes with the import of a module, so it
+    is inspected again whenever the number of imported modules changed.
+    """
+    n_modules = len(sys.modules)
+    if n_modules not in _controllers:
+        _controllers.clear()
+        _controllers[n_modules] = ThreadpoolController()
+    return _controllers[n_modules]
 
 
 def blas_threads_for(size, *, single_thread_below=SINGLE_THREAD_BELOW):

@@ -52,12 +52,16 @@ def _block_minimiser(W, j, gradient, curvature, a1, a2, delta):
     norm2 = 0.0
     largest, smallest = 0.0, np.inf
     for t in range(n_tasks):
-        q = curvature[t] * W[t, j] + gradient[t]
+        b = curvature[t] + a2
+        # A column constant over a task's rows (curvature 0, no ridge) leaves
+        # its data term unchanged: the coefficient is 0, whatever gradient
+        # rounding leaves (with a tiny a1 it would make the block unbounded).
+        q = curvature[t] * W[t, j] + gradient[t] if b > 0.0 else 0.0
         delta[t] = q
         norm2 += q * q
-        b = curvature[t] + a2
-        largest = max(largest, b)
-        smallest = min(smallest, b)
+        if b > 0.0:
+            largest = max(largest, b)
+            smallest = min(smallest, b)
     q_norm = np.sqrt(norm2)
     s = 0.0
     if a1 == 0.0:
@@ -90,6 +94,8 @@ def _secular_root(q, curvature, a1, a2, q_norm, smallest, largest):
     for _ in range(50):
         total, slope = 0.0, 0.0
         for t in range(q.shape[0]):
+            if q[t] == 0.0:
+                continue
             denominator = (curvature[t] + a2) * s + a1
             term = q[t] * q[t] / (denominator * denominator)
             total += term

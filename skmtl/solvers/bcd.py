@@ -219,7 +219,12 @@ def solve_design(
     mapped back to those of the original data.
     """
     scaling = design.scaling
-    with blas_threads_for(design.product_size()):
+    # Overflow ends the run with a ConvergenceWarning that says so; numpy's
+    # own warnings on the way would only repeat it.
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        blas_threads_for(design.product_size()),
+    ):
         result = _solve_design(
             design,
             *scaling.l21_strengths(a1, a2),

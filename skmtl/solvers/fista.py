@@ -258,7 +258,12 @@ def solve_design(
     result mapped back to those of the original data.
     """
     scaling = design.scaling
-    with blas_threads_for(design.product_size(n_classes or 1)):
+    # Overflow ends the run with a ConvergenceWarning that says so; numpy's
+    # own warnings on the way would only repeat it.
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        blas_threads_for(design.product_size(n_classes or 1)),
+    ):
         result = _solve_design(
             design,
             loss,
