@@ -19,6 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from skmtl._tasks import check_task_data
 from skmtl.linear_model import (
     JointFeatureClassifier,
+    JointFeatureClassifierCV,
     JointFeatureRegressor,
     JointFeatureRegressorCV,
     MeanRegularizedRegressor,
@@ -206,6 +207,24 @@ def test_joint_feature_classifier_large_features(factor):
         ).fit(scaled_features(X, factor), labels)
     )
     assert_allclose(model.coef_ * factor, reference.coef_, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("factor", [1e150, 1e300])
+def test_joint_feature_classifier_cv_large_features(factor):
+    # The alpha grid follows alpha_max, which scales with the features: the
+    # same folds then choose the same model, whose probabilities match.
+    X, y = long_data()
+    labels = noisy_labels(y)
+    options = dict(task_column=0, cv=2, n_alphas=3, tol=1e-8)
+    reference = JointFeatureClassifierCV(**options).fit(X, labels)
+    X_large = scaled_features(X, factor)
+    model = finish_within(
+        lambda: JointFeatureClassifierCV(**options).fit(X_large, labels)
+    )
+    assert_allclose(model.alphas_, reference.alphas_ * factor, rtol=1e-8)
+    assert_allclose(
+        model.predict_proba(X_large), reference.predict_proba(X), rtol=1e-5, atol=1e-7
+    )
 
 
 # --------------------------------------------------------------------------
