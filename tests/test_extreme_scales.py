@@ -15,6 +15,8 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MaxAbsScaler
 
 from skmtl._tasks import check_task_data
 from skmtl.linear_model import (
@@ -26,6 +28,7 @@ from skmtl.linear_model import (
     MeanRegularizedRegressorCV,
 )
 from skmtl.losses import LogisticLoss
+from skmtl.pipeline import TaskColumnPassthrough
 from skmtl.solvers.lbfgs import solve_mean_regularized
 
 #: Seconds a fit may take before the test fails as a hang (each takes well
@@ -166,6 +169,20 @@ def test_joint_feature_cv_one_huge_feature_is_refused():
         )
     assert "Scale the features" in str(info.value)
     assert "feature 1" in str(info.value)
+    # The advice works: with the features scaled, the fit is the one on the
+    # unscaled data, up to the scale of that feature.
+    advised = make_pipeline(
+        TaskColumnPassthrough(MaxAbsScaler(), task_column=0),
+        JointFeatureRegressorCV(task_column=0, n_alphas=5),
+    )
+    predictions = finish_within(lambda: advised.fit(X, y).predict(X))
+    X_plain = X.copy()
+    X_plain[:, 2] /= np.max(np.abs(X_plain[:, 2]))
+    plain = make_pipeline(
+        TaskColumnPassthrough(MaxAbsScaler(), task_column=0),
+        JointFeatureRegressorCV(task_column=0, n_alphas=5),
+    ).fit(X_plain, y)
+    assert_allclose(predictions, plain.predict(X_plain), rtol=1e-6, atol=1e-8)
 
 
 def test_fista_mixed_feature_scales_matches_bcd():

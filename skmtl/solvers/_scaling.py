@@ -90,8 +90,9 @@ def check_column_scales(X, column_maxima=None):
             f"{int(columns[np.argmin(nonzero)])} only {smallest:.3g} (0-based "
             "positions among the features, task column excluded), so products "
             "such as X^T X overflow or underflow. Scale the features first, for "
-            "example with skmtl.pipeline.TaskColumnPassthrough(StandardScaler()) "
-            "in a Pipeline."
+            "example with skmtl.pipeline.TaskColumnPassthrough(MaxAbsScaler()) "
+            "in a Pipeline (StandardScaler's variance itself overflows beyond "
+            "about 1e154)."
         )
 
 

@@ -401,7 +401,7 @@ def solve_mean_regularized(
             f"{alpha_mean:g}: their largest magnitude is about "
             f"2^{scaling.x_exponent}, so the coefficients underflow float64. "
             "Scale the features, for example with "
-            "skmtl.pipeline.TaskColumnPassthrough(StandardScaler()) in a Pipeline."
+            "skmtl.pipeline.TaskColumnPassthrough(MaxAbsScaler()) in a Pipeline."
         )
     objective = MeanRegularizedObjective(
         scale_task_data(data, scaling),
