@@ -887,8 +887,10 @@ def alpha_max(
     Returns
     -------
     alpha_max : float
+        In the units of the original data, also for a rescaled design
+        (``design.scaling``).
     intercept : ndarray
-        The optimal intercepts at ``W = 0``.
+        The optimal intercepts at ``W = 0``, in the same units.
     """
     W = zero_coef(design, n_classes)
     z = np.zeros(design.y.shape + ((n_classes,) if n_classes else ()))
