@@ -1,5 +1,6 @@
 """Regularisation paths of the joint-feature (L2,1) models, and their CV."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -14,9 +15,14 @@ from sklearn.utils.validation import check_is_fitted, indexable
 
 from .._tasks import check_predict_data, check_task_data, per_task_rows
 from ..base import MultiTaskClassifierMixin, MultiTaskRegressorMixin
-from ..losses import SquaredLoss
+from ..losses import LogisticLoss, MultinomialLoss, SquaredLoss, observation_scale
 from ..solvers._l21 import alpha_max as _alpha_max
 from ..solvers._l21 import make_design
+from ..utils._routing import (
+    cv_router,
+    expand_sample_weight,
+    route_fit_params,
+)
 from ._base import MultiTaskLinearClassifierMixin
 from ._joint_feature import (
     JointFeatureClassifier,
@@ -27,6 +33,7 @@ from ._joint_feature import (
     _resolve_solver,
     _solve,
 )
+from ._mean_regularized import _check_grid
 
 
 class _Problem:
@@ -58,15 +65,46 @@ def _validate(X, y, *, task_column, sample_weight, loss, template, classes=None)
     )
     if loss == "squared":
         return _Problem(data, SquaredLoss())
-    targets, loss_object, n_classes = _classification_problem(template, data)
-    if classes is not None:
+    if classes is None:
+        targets, loss_object, n_classes = _classification_problem(template, data)
+    else:
+        # A fold is fitted with the classes of the whole data (as in
+        # LogisticRegressionCV): a class missing from the fold keeps its
+        # coefficients and gets low scores instead of changing the model.
         template.classes_ = classes
-        n_classes = len(classes)
-        targets = np.searchsorted(classes, data.y)
-        if n_classes <= 2:
-            targets = targets.astype(float)
+        targets, loss_object, n_classes = _encode_classes(data.y, classes)
     _check_every_class_seen(template, data, targets, n_classes)
     return _Problem(data, loss_object, targets, n_classes, template.classes_)
+
+
+def _encode_classes(labels, classes):
+    """Targets, loss and number of classes of ``labels`` among ``classes``."""
+    targets = np.searchsorted(classes, labels)
+    if len(classes) > 2:
+        return targets.astype(np.intp), MultinomialLoss(), len(classes)
+    return targets.astype(float), LogisticLoss(), 2
+
+
+def _targets_constant_per_task(problem):
+    """Whether every task's weighted targets are equal up to rounding.
+
+    The intercepts then fit the data exactly and ``alpha_max`` is zero in
+    exact arithmetic; computed, it is rounding noise of the intercept step
+    (about ``1e-15`` times the scale of ``X`` and ``y``), which would make a
+    meaningless grid.
+    """
+    data = problem.data
+    used = observation_scale(data) > 0
+    y = np.asarray(data.y, dtype=float)[used]
+    task = data.task_index[used]
+    low = np.full(data.n_tasks, np.inf)
+    high = np.full(data.n_tasks, -np.inf)
+    np.minimum.at(low, task, y)
+    np.maximum.at(high, task, y)
+    seen = np.isfinite(low)
+    magnitude = np.maximum(np.abs(low[seen]), np.abs(high[seen]))
+    spread = high[seen] - low[seen]
+    return bool(np.all(spread <= 4 * np.finfo(float).eps * magnitude))
 
 
 def _alpha_grid(problem, *, l1_ratio, eps, n_alphas, fit_intercept, intercept_alpha):
@@ -85,7 +123,14 @@ def _alpha_grid(problem, *, l1_ratio, eps, n_alphas, fit_intercept, intercept_al
         n_classes=problem.n_classes,
     )
     resolution = np.finfo(float).resolution
-    if largest <= resolution:
+    # As scikit-learn's _alpha_grid (test_uniform_targets): W = 0 is optimal
+    # for every alpha, and every grid point is the smallest float resolution.
+    constant = (
+        fit_intercept
+        and problem.loss.name == "squared"
+        and _targets_constant_per_task(problem)
+    )
+    if constant or largest <= resolution:
         return np.full(n_alphas, resolution)
     return np.geomspace(largest, largest * eps, num=n_alphas)
 
@@ -255,7 +300,7 @@ def joint_feature_path(
             intercept_alpha=intercept_alpha,
         )
     else:
-        alphas = np.sort(np.asarray(alphas, dtype=float).ravel())[::-1]
+        alphas = np.sort(_check_grid(alphas, "alphas"))[::-1]
     coefs, intercepts, gaps = _compute_path(
         problem,
         alphas,
@@ -274,11 +319,14 @@ def joint_feature_path(
 # --------------------------------------------------------------------------
 
 
-def _path_scores(coefs, intercepts, template, X_test, y_test, weight_test, score):
+def _path_scores(
+    coefs, intercepts, template, X_test, y_test, weight_test, score, shared=False
+):
     """Score every solution of a path on held-out rows (one value per alpha).
 
-    Rows of tasks absent from the training fold cannot be predicted and are
-    left out of the score.
+    Rows of tasks absent from the training fold are predicted with the shared
+    model (the mean of the task models) if ``shared``, else left out of the
+    score.
     """
     predict = check_predict_data(template, X_test, allow_unknown=True)
     n_alphas = coefs.shape[0]
@@ -291,6 +339,12 @@ def _path_scores(coefs, intercepts, template, X_test, y_test, weight_test, score
         for t, rows in per_task_rows(predict.task_index, coefs.shape[1]):
             scores = _scores(predict.X[rows], coefs[:, t], intercepts[:, t])
             parts.append((scores, y_test[rows], weight_test[rows]))
+        unknown = np.flatnonzero(predict.task_index < 0)
+        if shared and len(unknown):
+            scores = _scores(
+                predict.X[unknown], coefs.mean(axis=1), intercepts.mean(axis=1)
+            )
+            parts.append((scores, y_test[unknown], weight_test[unknown]))
         return score(parts, n_alphas)
     n_tasks = coefs.shape[1]
     scores = _scores(predict.X, coefs, intercepts)  # (n, n_alphas, n_tasks)
@@ -367,30 +421,35 @@ class _ClassificationScore:
         return total / weight if weight > 0 else np.full(n_alphas, np.nan)
 
 
-def _fold_scores(X, y, sample_weight, train, test, config, alphas, l1_ratio, score):
-    """Fit a path on the training rows and score it on the test rows."""
+def _fold_scores(
+    X, y, sample_weight, fold, train, test, config, alphas, l1_ratio, score
+):
+    """Fit a path on the training rows of fold ``fold`` and score its test rows."""
     template = config["make_template"]()
-    problem = _validate(
-        _safe_indexing(X, train),
-        _safe_indexing(y, train),
-        task_column=config["task_column"],
-        sample_weight=None
-        if sample_weight is None
-        else _safe_indexing(sample_weight, train),
-        loss=config["loss"],
-        template=template,
-        classes=config["classes"],
-    )
-    coefs, intercepts, _ = _compute_path(
-        problem,
-        alphas,
-        l1_ratio=l1_ratio,
-        fit_intercept=config["fit_intercept"],
-        intercept_alpha=config["intercept_alpha"],
-        solver=config["solver"],
-        tol=config["tol"],
-        max_iter=config["max_iter"],
-    )
+    try:
+        problem = _validate(
+            _safe_indexing(X, train),
+            _safe_indexing(y, train),
+            task_column=config["task_column"],
+            sample_weight=None
+            if sample_weight is None
+            else _safe_indexing(sample_weight, train),
+            loss=config["loss"],
+            template=template,
+            classes=config["classes"],
+        )
+        coefs, intercepts, _ = _compute_path(
+            problem,
+            alphas,
+            l1_ratio=l1_ratio,
+            fit_intercept=config["fit_intercept"],
+            intercept_alpha=config["intercept_alpha"],
+            solver=config["solver"],
+            tol=config["tol"],
+            max_iter=config["max_iter"],
+        )
+    except ValueError as error:  # numpy's LinAlgError included
+        raise fold_error(fold, train, error) from error
     return _path_scores(
         coefs,
         intercepts,
@@ -399,6 +458,19 @@ def _fold_scores(X, y, sample_weight, train, test, config, alphas, l1_ratio, sco
         _safe_indexing(y, test),
         None if sample_weight is None else _safe_indexing(sample_weight, test),
         score,
+        shared=config["unknown_task"] == "shared",
+    )
+
+
+def fold_error(fold, train, error):
+    """A ValueError saying which cross-validation fold could not be fitted."""
+    return ValueError(
+        f"Cannot fit the training rows of cross-validation fold {fold} "
+        f"({len(train)} rows): {error} Every training fold needs the tasks "
+        "(and, for classifiers, enough rows of the classes) the model needs: "
+        "use fewer folds, a shuffled or stratified splitter (for example "
+        "StratifiedKFold, or TaskKFold in long format), or drop the rare "
+        "tasks or classes."
     )
 
 
@@ -443,7 +515,21 @@ class _JointFeatureCVMixin(_JointFeatureMixin):
             )
         return ratios
 
-    def _cross_validate(self, X, y, sample_weight, problem, config, score):
+    def get_metadata_routing(self):
+        """Metadata routing of ``fit``: ``groups`` and the like go to ``cv.split``.
+
+        See scikit-learn's :ref:`sklearn:metadata_routing` user guide; routing
+        must be enabled with
+        ``sklearn.set_config(enable_metadata_routing=True)``.
+
+        Returns
+        -------
+        routing : sklearn.utils.metadata_routing.MetadataRouter
+        """
+        classifier = isinstance(self, ClassifierMixin)
+        return cv_router(self, _default_cv(self.cv, self.task_column, None, classifier))
+
+    def _cross_validate(self, X, y, sample_weight, problem, config, score, split):
         ratios = self._l1_ratios()
         if self.alphas is None:
             grids = np.array(
@@ -460,26 +546,38 @@ class _JointFeatureCVMixin(_JointFeatureMixin):
                 ]
             )
         else:
-            alphas = np.sort(np.asarray(self.alphas, dtype=float).ravel())[::-1]
+            alphas = np.sort(_check_grid(self.alphas, "alphas"))[::-1]
             grids = np.tile(alphas, (len(ratios), 1))
         X, y, sample_weight = indexable(X, y, sample_weight)
         cv = _default_cv(
             self.cv, self.task_column, y, isinstance(self, ClassifierMixin)
         )
-        folds = list(cv.split(X, y))
+        folds = list(cv.split(X, y, **split))
         results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
             delayed(_fold_scores)(
-                X, y, sample_weight, train, test, config, grids[r], ratios[r], score
+                X, y, sample_weight, k, train, test, config, grids[r], ratios[r], score
             )
             for r in range(len(ratios))
-            for train, test in folds
+            for k, (train, test) in enumerate(folds)
         )
         path = np.asarray(results).reshape(len(ratios), len(folds), -1)
         path = np.transpose(path, (0, 2, 1))  # (n_l1_ratio, n_alphas, n_folds)
         return ratios, grids, path
 
     def _select(self, ratios, grids, path, higher_is_better):
-        mean = np.nanmean(path, axis=2)
+        if np.all(np.isnan(path)):
+            raise ValueError(
+                "No test row of any cross-validation fold could be scored: "
+                "the tasks of the test rows are absent from their training "
+                "folds (or no test target is observed). Set "
+                "unknown_task='shared' to score them with the shared model, or "
+                "use a splitter that keeps every task in every training fold "
+                "(for example TaskKFold)."
+            )
+        with warnings.catch_warnings():
+            # A fold without any scored row is NaN and left out of the mean.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(path, axis=2)
         flat = np.nanargmax(mean) if higher_is_better else np.nanargmin(mean)
         best_ratio, best_alpha = np.unravel_index(flat, mean.shape)
         self.l1_ratio_ = float(ratios[best_ratio])
@@ -634,7 +732,7 @@ dual_gap_, solver_
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, **params):
         """Cross-validate the path, then fit at the best ``alpha``.
 
         Parameters
@@ -643,14 +741,22 @@ dual_gap_, solver_
             Features, plus the task column in long format.
         y : array-like of shape (n_samples,) or (n_samples, n_tasks)
             Targets; 2-D in wide format, with ``NaN`` for unobserved targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative row weights ``s_i``.
+        sample_weight : float or array-like of shape (n_samples,), default=None
+            Non-negative row weights ``s_i``; a number weighs every row the
+            same (the fit is then that without weights).
+        **params : dict
+            Metadata routed to the splitter's ``split`` (for example
+            ``groups`` for :class:`~sklearn.model_selection.GroupKFold`); only
+            with metadata routing enabled
+            (``sklearn.set_config(enable_metadata_routing=True)``).
 
         Returns
         -------
         self : JointFeatureRegressorCV
             The fitted estimator.
         """
+        sample_weight = expand_sample_weight(sample_weight, X)
+        routed = route_fit_params(self, sample_weight, params)
         problem = _validate(
             X,
             y,
@@ -672,9 +778,16 @@ dual_gap_, solver_
             "solver": solver,
             "tol": self.tol,
             "max_iter": self.max_iter,
+            "unknown_task": self.unknown_task,
         }
         ratios, grids, path = self._cross_validate(
-            X, y, sample_weight, problem, config, _MeanSquaredError()
+            X,
+            y,
+            sample_weight,
+            problem,
+            config,
+            _MeanSquaredError(),
+            routed.splitter.split,
         )
         self.mse_path_ = self._select(ratios, grids, path, higher_is_better=False)
         result = _solve(
@@ -868,7 +981,7 @@ dual_gap_, solver_
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, **params):
         """Cross-validate the path, then fit at the best ``alpha``.
 
         Parameters
@@ -877,8 +990,14 @@ dual_gap_, solver_
             Features, plus the task column in long format.
         y : array-like of shape (n_samples,) or (n_samples, n_tasks)
             Class labels; 2-D in wide (multi-label) format.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative row weights ``s_i``.
+        sample_weight : float or array-like of shape (n_samples,), default=None
+            Non-negative row weights ``s_i``; a number weighs every row the
+            same (the fit is then that without weights).
+        **params : dict
+            Metadata routed to the splitter's ``split`` (for example
+            ``groups`` for :class:`~sklearn.model_selection.GroupKFold`); only
+            with metadata routing enabled
+            (``sklearn.set_config(enable_metadata_routing=True)``).
 
         Returns
         -------
@@ -888,6 +1007,8 @@ dual_gap_, solver_
         shape = getattr(y, "shape", ())
         if self.task_column is None and len(shape) == 2 and shape[1] == 1:
             y = np.ravel(np.asarray(y))
+        sample_weight = expand_sample_weight(sample_weight, X)
+        routed = route_fit_params(self, sample_weight, params)
         problem = _validate(
             X,
             y,
@@ -911,10 +1032,11 @@ dual_gap_, solver_
             "solver": solver,
             "tol": self.tol,
             "max_iter": self.max_iter,
+            "unknown_task": self.unknown_task,
         }
         score = _ClassificationScore(self.scoring, problem.classes)
         ratios, grids, path = self._cross_validate(
-            X, y, sample_weight, problem, config, score
+            X, y, sample_weight, problem, config, score, routed.splitter.split
         )
         self.scores_ = self._select(ratios, grids, path, higher_is_better=True)
         result = _solve(

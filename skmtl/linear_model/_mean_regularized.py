@@ -16,10 +16,16 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._tasks import check_predict_data, check_task_data, per_task_rows
 from ..base import MultiTaskRegressorMixin
-from ..losses import SquaredLoss
+from ..losses import SquaredLoss, observation_scale
 from ..solvers.closed_form import (
     MeanRegularizedFactorization,
     solve_mean_regularized_closed_form,
+)
+from ..utils._routing import (
+    cv_router,
+    expand_sample_weight,
+    route_fit_params,
+    select_rows,
 )
 from ._base import MultiTaskLinearMixin
 
@@ -325,14 +331,38 @@ class MeanRegularizedRegressor(_MeanRegularizedRegressorBase):
 
 
 def _check_grid(values, name):
-    values = check_array(
-        values, ensure_2d=False, dtype=np.float64, input_name=name, ensure_min_samples=1
-    )
-    if values.ndim != 1 or np.any(values < 0):
+    """A grid of penalty strengths as a 1-D float array; a number is one point.
+
+    Raises
+    ------
+    TypeError
+        When ``values`` holds something other than numbers.
+    ValueError
+        When the grid is empty, not 1-D, or holds NaN, infinite or negative
+        values.
+    """
+    try:
+        grid = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"{name} must be a sequence of non-negative numbers; got {values!r}."
+        ) from error
+    problem = None
+    if grid.ndim != 1:
+        problem = f"an array of shape {grid.shape}"
+    elif grid.size == 0:
+        problem = "an empty sequence"
+    elif not np.all(np.isfinite(grid)):
+        problem = "NaN or infinite values"
+    elif np.any(grid < 0):
+        problem = "negative values"
+    if problem is not None:
         raise ValueError(
-            f"{name} must be a 1-D sequence of non-negative floats; got {values!r}."
+            f"{name} must be a non-empty 1-D sequence of finite, non-negative "
+            f"numbers; got {problem}: {values!r}. Pass for example "
+            f"{name}=[0.01, 0.1, 1.0]."
         )
-    return values
+    return grid
 
 
 class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
@@ -356,11 +386,21 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
 
     Parameters
     ----------
-    alphas : array-like of shape (n_alphas,), default=(0.01, 0.1, 1, 10, 100)
-        Candidate strengths of the pull towards the shared mean.
-    alpha_means : array-like of shape (n_alpha_means,), \
-            default=(0.001, 0.01, 0.1, 1)
-        Candidate strengths of the ridge penalty on the shared mean.
+    alphas : array-like of shape (n_alphas,), default=None
+        Candidate strengths of the pull towards the shared mean. ``None``:
+        9 values, one per decade, from ``1e-5 scale`` (independent tasks) to
+        ``1e3 scale`` (one pooled model), where ``scale`` is the mean over
+        tasks of the trace of the task's centred Gram matrix
+        ``sum_i c_i (x_i - xbar_t)(x_i - xbar_t)^T``, ``c_i = s_i / n_t``
+        (the number of features for standardised features), an upper bound
+        of its eigenvalues.
+    alpha_means : array-like of shape (n_alpha_means,), default=None
+        Candidate strengths of the ridge penalty on the shared mean. ``None``:
+        the default ``alphas`` times ``n_tasks`` (``w_0`` is fitted on all
+        tasks' data): from an unpenalised pooled model to ``w_0 = 0``, where
+        every task is the ridge fit ``Ridge(alpha=alpha * n_t)`` of its rows.
+        With both defaults, cross-validation can select the pooled model and
+        independent per-task ridge fits as well as any sharing in between.
     fit_intercept : bool, default=True
         Fit an unpenalised intercept per task.
     task_column : hashable or None, default=None
@@ -387,6 +427,10 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
         Selected ``alpha``.
     alpha_mean_ : float
         Selected ``alpha_mean``.
+    alphas_ : ndarray of shape (n_alphas,)
+        The grid of ``alpha`` searched.
+    alpha_means_ : ndarray of shape (n_alpha_means,)
+        The grid of ``alpha_mean`` searched.
     best_score_ : float
         Mean cross-validated score of the selected pair.
     cv_results_ : dict of ndarrays
@@ -439,8 +483,10 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
     >>> y = y + 0.1 * rng.normal(size=90)
     >>> X = np.column_stack([task, features])
     >>> model = MeanRegularizedRegressorCV(task_column=0).fit(X, y)
-    >>> model.alpha_, model.alpha_mean_
-    (0.1, 0.001)
+    >>> model.alphas_.shape, model.alpha_means_.shape  # grids from the data
+    ((9,), (9,))
+    >>> round(model.alpha_, 3), round(model.alpha_mean_, 4)
+    (0.03, 0.0089)
     >>> sorted(model.cv_results_)[:3]
     ['mean_test_score', 'param_alpha', 'param_alpha_mean']
     >>> model.coef_.shape
@@ -448,8 +494,8 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
     """
 
     _parameter_constraints: dict = {
-        "alphas": ["array-like"],
-        "alpha_means": ["array-like"],
+        "alphas": ["array-like", None],
+        "alpha_means": ["array-like", None],
         "cv": ["cv_object"],
         "scoring": [StrOptions(set(get_scorer_names())), callable, None],
         **_SHARED_CONSTRAINTS,
@@ -457,8 +503,8 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
 
     def __init__(
         self,
-        alphas=(0.01, 0.1, 1.0, 10.0, 100.0),
-        alpha_means=(0.001, 0.01, 0.1, 1.0),
+        alphas=None,
+        alpha_means=None,
         *,
         fit_intercept=True,
         task_column=None,
@@ -475,7 +521,7 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
         self.unknown_task = unknown_task
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, **params):
         """Cross-validate the grid of strengths, then refit the best pair.
 
         Parameters
@@ -484,29 +530,37 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
             Features; in long format with the task column.
         y : array-like of shape (n_samples,) or (n_samples, n_tasks)
             Targets (2-D with ``NaN`` for unobserved targets in wide format).
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : float or array-like of shape (n_samples,), default=None
             Row weights, used by every fit and by the test scores when the
             scorer accepts them (as ``GridSearchCV`` does since scikit-learn
-            1.7).
+            1.7). A number weighs every row the same (the fit is then that
+            without weights).
+        **params : dict
+            Metadata routed to the splitter's ``split`` (for example
+            ``groups`` for :class:`~sklearn.model_selection.GroupKFold`) and
+            to the scorer's ``score``; only with metadata routing enabled
+            (``sklearn.set_config(enable_metadata_routing=True)``).
 
         Returns
         -------
         self : object
             Fitted estimator.
         """
-        alphas = _check_grid(self.alphas, "alphas")
-        alpha_means = _check_grid(self.alpha_means, "alpha_means")
+        sample_weight = expand_sample_weight(sample_weight, X)
+        routed = route_fit_params(self, sample_weight, params)
         data = check_task_data(
             self, X, y, task_column=self.task_column, sample_weight=sample_weight
         )
+        self.alphas_, self.alpha_means_ = self._grids(data)
         X, y, sample_weight = indexable(X, y, sample_weight)
-        splits = list(self._check_cv().split(X, y))
-        scores = np.empty((len(alphas) * len(alpha_means), len(splits)))
+        splits = list(self._check_cv().split(X, y, **routed.splitter.split))
+        score_params = self._score_params(sample_weight, routed)
+        scores = np.empty((len(self.alphas_) * len(self.alpha_means_), len(splits)))
         for k, (train, test) in enumerate(splits):
             scores[:, k] = self._fold_scores(
-                X, y, sample_weight, train, test, alphas, alpha_means
+                X, y, sample_weight, k, train, test, score_params
             )
-        self.cv_results_ = _cv_results(scores, alphas, alpha_means)
+        self.cv_results_ = _cv_results(scores, self.alphas_, self.alpha_means_)
         best = int(np.argmin(self.cv_results_["rank_test_score"]))
         self.alpha_ = float(self.cv_results_["params"][best]["alpha"])
         self.alpha_mean_ = float(self.cv_results_["params"][best]["alpha_mean"])
@@ -518,6 +572,58 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
         self.n_iter_ = 1
         self.solver_ = "closed_form"
         return self
+
+    def _grids(self, data):
+        """The ``alpha`` and ``alpha_mean`` grids: given, or from the data.
+
+        The default grids reach both limits of the model (see the class
+        docstring), relative to ``scale``, the mean over tasks of the trace of
+        the task's (centred) Gram matrix ``sum_i c_i x_i x_i^T``, an upper
+        bound of its eigenvalues: ``alpha`` from ``1e-5 scale`` (deviations
+        nearly free: independent tasks) to ``1e3 scale`` (deviations shrunk
+        to about ``1e-3`` of their free value: one pooled model), and
+        ``alpha_mean`` over the same range times ``n_tasks`` (``w_0`` is fitted
+        on the data of all tasks; at the top of the range it is about zero,
+        and the tasks are independent ridge fits with strength ``alpha``).
+        """
+        if self.alphas is not None:
+            alphas = _check_grid(self.alphas, "alphas")
+        else:
+            alphas = _DEFAULT_RANGE * _gram_scale(data, self.fit_intercept)
+        if self.alpha_means is not None:
+            alpha_means = _check_grid(self.alpha_means, "alpha_means")
+        else:
+            scale = _gram_scale(data, self.fit_intercept)
+            alpha_means = _DEFAULT_RANGE * data.n_tasks * scale
+        return alphas, alpha_means
+
+    def get_metadata_routing(self):
+        """Metadata routing of ``fit``: to ``cv.split`` and to the scorer.
+
+        See scikit-learn's :ref:`sklearn:metadata_routing` user guide; routing
+        must be enabled with
+        ``sklearn.set_config(enable_metadata_routing=True)``. With the default
+        ``scoring=None`` the test scores use the ``sample_weight`` of ``fit``.
+
+        Returns
+        -------
+        routing : sklearn.utils.metadata_routing.MetadataRouter
+        """
+        scorer = None
+        if self.scoring is not None:
+            scorer = check_scoring(self._fold_model(), scoring=self.scoring)
+        return cv_router(self, self._check_cv(), scorer)
+
+    def _score_params(self, sample_weight, routed):
+        """Metadata of the test scores (all rows; each fold takes its own)."""
+        if self.scoring is not None and routed.scorer.score:
+            return dict(routed.scorer.score)
+        if sample_weight is None:
+            return {}
+        scorer = check_scoring(self._fold_model(), scoring=self.scoring)
+        if self.scoring is None or _accepts_sample_weight(scorer):
+            return {"sample_weight": sample_weight}
+        return {}
 
     def _check_cv(self):
         if self.cv is None or isinstance(self.cv, Integral):
@@ -535,26 +641,27 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
             solver="closed_form",
         )
 
-    def _fold_scores(self, X, y, sample_weight, train, test, alphas, alpha_means):
+    def _fold_scores(self, X, y, sample_weight, fold, train, test, score_params):
         """Test scores of one fold for the whole grid, ``alpha`` outer."""
         model = self._fold_model()
-        data = check_task_data(
-            model,
-            _safe_indexing(X, train),
-            _safe_indexing(y, train),
-            task_column=self.task_column,
-            sample_weight=None
-            if sample_weight is None
-            else _safe_indexing(sample_weight, train),
-        )
-        factorization = MeanRegularizedFactorization(
-            data, fit_intercept=self.fit_intercept
-        )
+        try:
+            data = check_task_data(
+                model,
+                _safe_indexing(X, train),
+                _safe_indexing(y, train),
+                task_column=self.task_column,
+                sample_weight=None
+                if sample_weight is None
+                else _safe_indexing(sample_weight, train),
+            )
+            factorization = MeanRegularizedFactorization(
+                data, fit_intercept=self.fit_intercept
+            )
+        except ValueError as error:  # numpy's LinAlgError included
+            raise _fold_error(fold, train, error) from error
         X_test, y_test = _safe_indexing(X, test), _safe_indexing(y, test)
         scorer = check_scoring(model, scoring=self.scoring)
-        score_params = {}
-        if sample_weight is not None and _accepts_sample_weight(scorer):
-            score_params["sample_weight"] = _safe_indexing(sample_weight, test)
+        score_params = select_rows(X, score_params, test)
         fast_targets = self._fast_score_targets(y_test)
         if fast_targets is not None:
             predict_data = check_predict_data(
@@ -562,13 +669,13 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
             )
         model.n_iter_, model.solver_ = 1, "closed_form"
         scores = []
-        for alpha in alphas:
-            path = factorization.solve_path(alpha, alpha_means)
+        for alpha in self.alphas_:
+            path = factorization.solve_path(alpha, self.alpha_means_)
             if fast_targets is not None:
                 predictions = _path_predictions(predict_data, *path)
                 scores.extend(_r2_path(fast_targets, predictions, **score_params))
                 continue
-            for j, alpha_mean in enumerate(alpha_means):
+            for j, alpha_mean in enumerate(self.alpha_means_):
                 model.set_params(alpha=float(alpha), alpha_mean=float(alpha_mean))
                 model._set_solution(path[0][j], path[1][j], path[2][j])
                 scores.append(scorer(model, X_test, y_test, **score_params))
@@ -577,9 +684,12 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
     def _fast_score_targets(self, y_test):
         """Test targets as a 2-D float array if the vectorised R^2 applies.
 
-        That is the default scoring (``score``, an R^2) when every task has at
-        least two observed test targets; otherwise ``None`` and the scorer is
-        called per grid point, exactly as GridSearchCV would.
+        That is the default scoring (``score``, an R^2) when every task has
+        either no or at least two observed test targets; a task without test
+        targets is left out of the fold's score, as
+        :func:`skmtl.metrics.task_averaged_score` leaves out tasks without a
+        score. Otherwise ``None`` and the scorer is called per grid point,
+        exactly as GridSearchCV would.
         """
         if self.scoring is not None:
             return None
@@ -587,9 +697,54 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
             y_test, ensure_2d=False, ensure_all_finite="allow-nan", input_name="y"
         )
         targets = targets.reshape(len(targets), -1)
-        if np.any(np.sum(~np.isnan(targets), axis=0) < 2):
+        counts = np.sum(~np.isnan(targets), axis=0)
+        if np.any(counts == 1) or not np.any(counts):
             return None
         return targets
+
+
+#: Default grids, relative to the scale of the data (see ``_grids``).
+_DEFAULT_RANGE = np.logspace(-5, 3, 9)
+
+
+def _gram_scale(data, fit_intercept):
+    """Mean over tasks of ``trace(sum_i c_i (x_i - xbar_t)(x_i - xbar_t)^T)``.
+
+    ``c_i = s_i / n_t``; without intercept the rows are not centred. Computed
+    on ``X / max|X|`` to stay finite; 1 when the features are constant (any
+    strength then gives the same model).
+    """
+    X = data.X if data.row_index is None else data.X[data.row_index]
+    largest = abs(X).max() if X.shape[0] else 0.0
+    if not np.isfinite(largest) or largest == 0:
+        return 1.0
+    X = X / largest
+    scale = observation_scale(data)
+    squares = X.multiply(X).sum(axis=1) if sp.issparse(X) else np.sum(X * X, axis=1)
+    traces = np.bincount(
+        data.task_index,
+        weights=scale * np.asarray(squares).ravel(),
+        minlength=data.n_tasks,
+    )
+    if fit_intercept:
+        weights = sp.csr_matrix(
+            (scale, (data.task_index, np.arange(len(scale)))),
+            shape=(data.n_tasks, X.shape[0]),
+        )
+        means = np.asarray(safe_sparse_dot(weights, X, dense_output=True))
+        traces = traces - np.sum(means * means, axis=1)
+    with np.errstate(over="ignore"):
+        result = float(np.mean(traces)) * float(largest) ** 2
+    return result if np.isfinite(result) and result > 0 else 1.0
+
+
+def _fold_error(fold, train, error):
+    """A ValueError saying which cross-validation fold could not be fitted."""
+    return ValueError(
+        f"Cannot fit the training rows of cross-validation fold {fold} "
+        f"({len(train)} rows): {error} Every training fold needs every task: "
+        "use fewer folds, a shuffled splitter, or TaskKFold in long format."
+    )
 
 
 def _accepts_sample_weight(scorer):
@@ -656,6 +811,10 @@ def _r2_path(targets, predictions, sample_weight=None):
     scores : ndarray of shape (n_path,)
     """
     observed = ~np.isnan(targets)
+    # Tasks without test targets have no score (task_averaged_score's rule).
+    scored = observed.any(axis=0)
+    targets, predictions = targets[:, scored], predictions[:, :, scored]
+    observed = observed[:, scored]
     weight = np.ones(len(targets)) if sample_weight is None else sample_weight
     weight = np.where(observed, np.asarray(weight, dtype=np.float64)[:, None], 0.0)
     filled = np.where(observed, targets, 0.0)
