@@ -25,6 +25,7 @@ from .._tasks import (
     unknown_task_error,
 )
 from ..base import MultiTaskRegressorMixin
+from ._bounds import warn_on_bounds
 from ._dense import (
     DensePosterior,
     Observations,
@@ -308,6 +309,16 @@ class MultiTaskGaussianProcessRegressor(
     its start and bounds) and the same ``alpha``: the same ``theta``, the same
     likelihood, hence the same fit.
 
+    **Bounds.** As scikit-learn, ``fit`` raises a ``ConvergenceWarning`` for
+    every kernel hyper-parameter that ends on a bound, with the same words,
+    except where moving it far beyond the bound leaves the kernel matrix
+    unchanged (the length scale of an irrelevant or constant feature on its
+    upper bound), as no other value can be better there. ``kappa`` and the
+    noise variances, whose bounds are fixed in the units of the normalised
+    targets, are reported on their upper bound, and on their lower bound
+    when it is at least ``1e-4`` times the mean square of the task's targets
+    (unscaled targets without ``normalize_y``).
+
     **Predictions** are of the noise-free latent values ``f_t(x)``, like
     scikit-learn's GPR with the noise in ``alpha``: ``std`` and covariances
     do not include ``noise_variance_``.
@@ -458,7 +469,21 @@ class MultiTaskGaussianProcessRegressor(
         with _blas_threads_for(self._factorised_size()):
             theta, lml = self._optimize(layout, rng)
             self._set_fitted_attributes(layout, theta, lml)
+        if self.optimizer is not None:
+            warn_on_bounds(
+                layout,
+                theta,
+                self.X_train_,
+                self.tasks_,
+                self._target_mean_squares(),
+            )
         return self
+
+    def _target_mean_squares(self):
+        """Mean square of every task's normalised training targets."""
+        task_index = self._observations.task_index
+        sums = np.bincount(task_index, self.y_train_**2, minlength=self.n_tasks_)
+        return sums / np.bincount(task_index, minlength=self.n_tasks_)
 
     def _factorised_size(self):
         """Size of the matrix decomposed at every likelihood evaluation."""

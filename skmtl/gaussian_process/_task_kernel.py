@@ -261,6 +261,10 @@ class HyperParameters:
         """The parameter block of ``B_q``."""
         return self._block(theta, self.n_latent + q)
 
+    def log_noise(self, theta):
+        """The log noise block: one entry per task, or one shared."""
+        return self._block(theta, 2 * self.n_latent)
+
     def noise_variance(self, theta):
         """Noise variance of every task, shape (n_tasks,)."""
         noise = np.exp(self._block(theta, 2 * self.n_latent))

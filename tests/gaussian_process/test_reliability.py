@@ -1,0 +1,157 @@
+"""MultiTaskGaussianProcessRegressor on bounds, extreme and unsupported input.
+
+The oracle is scikit-learn's GaussianProcessRegressor: with one task the
+model is its twin with ``kernel + WhiteKernel(0.1, (1e-6, 1e5))`` (the
+model's own noise, start and bounds), and several cases come from
+scikit-learn's ``gaussian_process/tests/test_gpr.py``.
+"""
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+
+from skmtl.gaussian_process import MultiTaskGaussianProcessRegressor
+from skmtl.gaussian_process._task_kernel import NOISE_BOUNDS, NOISE_INIT
+
+# scikit-learn's test_gpr.py data
+X_SK = np.atleast_2d([1.0, 3.0, 5.0, 6.0, 7.0, 8.0]).T
+Y_SK = (X_SK * np.sin(X_SK)).ravel()
+
+
+def _twin(kernel, **params):
+    """scikit-learn's GPR equal to the one-task model."""
+    noise = WhiteKernel(NOISE_INIT, noise_level_bounds=NOISE_BOUNDS)
+    return GaussianProcessRegressor(kernel + noise, **params)
+
+
+def _messages(fit):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        fit()
+    assert all(issubclass(w.category, ConvergenceWarning) for w in record)
+    return [str(w.message) for w in record]
+
+
+def _wide_data(n=16, seed=0):
+    rng = np.random.RandomState(seed)
+    x = rng.uniform(0, 5, size=(n, 1))
+    signal = np.sin(x[:, 0])
+    Y = np.column_stack([signal, signal + 0.3 * np.cos(x[:, 0])])
+    return x, Y + 0.1 * rng.randn(n, 2)
+
+
+# --------------------------------------------------------------------------
+# 1. hyper-parameters on a bound
+# --------------------------------------------------------------------------
+
+SKLEARN_BOUND_CASES = [
+    (RBF(length_scale_bounds=[1e-5, 1e-3]), X_SK),
+    (
+        WhiteKernel(noise_level_bounds=[1e-5, 1e-3])
+        + RBF(length_scale_bounds=[1e3, 1e5]),
+        X_SK,
+    ),
+    (RBF(length_scale=[1.0, 2.0], length_scale_bounds=[1e1, 1e2]), np.tile(X_SK, 2)),
+]
+
+
+def test_bound_warning_has_sklearns_words():
+    """sklearn's test_warning_bounds, first case, word for word."""
+    model = MultiTaskGaussianProcessRegressor(
+        RBF(length_scale_bounds=(1e-5, 1e-3)), normalize_y=False
+    )
+    expected = (
+        "The optimal value found for dimension 0 of parameter length_scale is "
+        "close to the specified upper bound 0.001. Increasing the bound and "
+        "calling fit again may find a better value."
+    )
+    with pytest.warns(ConvergenceWarning, match=re.escape(expected)):
+        model.fit(X_SK, Y_SK)
+    assert model.kernel_.length_scale == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize("kernel, X", SKLEARN_BOUND_CASES)
+def test_bound_warnings_equal_those_of_the_sklearn_twin(kernel, X):
+    """One sum kernel and an anisotropic RBF too, as sklearn's test.
+
+    The twin's kernel is ``kernel + WhiteKernel``: its names carry a ``k1__``
+    prefix, and its own noise is the model's noise (reported by neither).
+    """
+    ours = _messages(
+        lambda: MultiTaskGaussianProcessRegressor(kernel, normalize_y=False).fit(
+            X, Y_SK
+        )
+    )
+    twin = _messages(lambda: _twin(kernel).fit(X, Y_SK))
+    twin = [message.replace("parameter k1__", "parameter ") for message in twin]
+    assert ours and ours == twin
+
+
+def test_no_warning_when_a_bound_cannot_change_the_kernel():
+    """A length scale on a bound beyond which the kernel is flat is no alarm.
+
+    Along a constant feature (as along a feature that does not explain the
+    targets, whose length scale ends on its upper bound) the kernel does not
+    change with the length scale: no larger bound can give a better value.
+    scikit-learn's twin warns; the model must not, but must still warn for
+    a feature whose bound does matter.
+    """
+    X = np.column_stack([X_SK[:, 0], np.full(len(X_SK), 0.5)])
+    kernel = RBF(length_scale=[1.0, 10.0], length_scale_bounds=(1e-2, 10.0))
+    twin = _messages(lambda: _twin(kernel).fit(X, Y_SK))
+    assert any("dimension 1 of parameter k1__length_scale" in m for m in twin)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = MultiTaskGaussianProcessRegressor(kernel, normalize_y=False)
+        model.fit(X, Y_SK)
+    assert model.kernel_.length_scale[1] == pytest.approx(10.0)
+    tight = RBF(length_scale=[1.0, 10.0], length_scale_bounds=(1e-2, 0.5))
+    model = MultiTaskGaussianProcessRegressor(tight, normalize_y=False)
+    messages = _messages(lambda: model.fit(X, Y_SK))
+    assert len(messages) == 1
+    assert "dimension 0 of parameter length_scale" in messages[0]
+
+
+def test_bound_warning_with_several_tasks():
+    X, Y = _wide_data()
+    kernel = ConstantKernel() * RBF(length_scale_bounds=(1e-2, 0.3))
+    model = MultiTaskGaussianProcessRegressor(kernel, random_state=0)
+    messages = _messages(lambda: model.fit(X, Y))
+    assert messages == [
+        "The optimal value found for dimension 0 of parameter k2__length_scale "
+        "is close to the specified upper bound 0.3. Increasing the bound and "
+        "calling fit again may find a better value."
+    ]
+
+
+def test_bound_warning_for_the_noise_and_kappa_of_unnormalised_small_targets():
+    """Bounds of the model's own parameters, fixed in normalised units.
+
+    Targets of scale 1e-3 without normalize_y have a noise variance of about
+    1e-8, below the noise bound 1e-6; with normalize_y there is no warning.
+    """
+    X, Y = _wide_data()
+    small = 1e-3 * Y
+    model = MultiTaskGaussianProcessRegressor(normalize_y=False, random_state=0)
+    messages = _messages(lambda: model.fit(X, small))
+    assert any(
+        "noise variance of task 0 is close to its lower bound 1e-06" in message
+        and "normalize_y=True" in message
+        for message in messages
+    )
+    assert any("kappa of task" in message for message in messages)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        MultiTaskGaussianProcessRegressor(random_state=0).fit(X, small)
+
+
+def test_no_bound_warning_without_optimizer():
+    kernel = RBF(length_scale=1e-3, length_scale_bounds=(1e-5, 1e-3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        MultiTaskGaussianProcessRegressor(kernel, optimizer=None).fit(X_SK, Y_SK)
