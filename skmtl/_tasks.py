@@ -121,6 +121,14 @@ class TaskData:
             self.n_tasks * self.X.shape[0]
         )
 
+    @property
+    def observation_rows(self):
+        """Row of the caller's input of each observation, shape (n_observations,).
+
+        Indexes row-aligned metadata (``groups``, weights) of the caller.
+        """
+        return self.row_index if self.layout == "wide" else self.input_position
+
     def task_slice(self, t):
         """Slice of the observation arrays that belongs to task ``t``."""
         return slice(self.offsets[t], self.offsets[t + 1])

@@ -16,10 +16,21 @@ from sklearn.base import (
     clone,
     is_classifier,
 )
-from sklearn.utils import get_tags
+from sklearn.utils import get_tags, metadata_routing
 from sklearn.utils._param_validation import HasMethods
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _raise_for_params,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, has_fit_parameter
+from sklearn.utils.validation import (
+    _check_method_params,
+    check_is_fitted,
+    has_fit_parameter,
+)
 
 from ._tasks import check_predict_data, check_task_data, per_task_rows
 from ._validation import format_labels
@@ -43,6 +54,11 @@ class _TaskWrapperBase(MetaEstimatorMixin, BaseEstimator):
         "estimator": [HasMethods(["fit", "predict"])],
         "task_column": "no_validation",
     }
+
+    # Under metadata routing ``sample_weight`` reaches fit only for the wrapped
+    # estimator, which requests it with its own ``set_fit_request``; the
+    # wrapper validates it but has no request of its own to set.
+    __metadata_request__fit = {"sample_weight": metadata_routing.UNUSED}
 
     def __init__(self, estimator, *, task_column=None):
         self.estimator = estimator
@@ -84,6 +100,66 @@ class _TaskWrapperBase(MetaEstimatorMixin, BaseEstimator):
             classifier=is_classifier(self.estimator),
         )
 
+    def get_metadata_routing(self):
+        """Get the metadata routing of this object.
+
+        ``fit`` routes its metadata (``sample_weight``, or whatever the wrapped
+        estimator requests with ``set_fit_request``) to the wrapped
+        estimator's ``fit``, row-aligned metadata split by task; ``score``
+        consumes ``sample_weight`` itself (``set_score_request``). Routing
+        is used only under ``sklearn.set_config(enable_metadata_routing=True)``.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            A :class:`~sklearn.utils.metadata_routing.MetadataRouter`
+            encapsulating the routing information.
+        """
+        return (
+            MetadataRouter(owner=self)
+            .add_self_request(self)
+            .add(
+                estimator=self.estimator,
+                method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+            )
+        )
+
+    def _fit_metadata(self, sample_weight, fit_params):
+        """The metadata of the wrapped estimator's ``fit``, by parameter name.
+
+        With metadata routing, what the wrapped estimator requested; without,
+        ``sample_weight`` alone (other parameters raise scikit-learn's error).
+        """
+        if _routing_enabled():
+            if sample_weight is not None:
+                fit_params = {**fit_params, "sample_weight": sample_weight}
+            return dict(process_routing(self, "fit", **fit_params).estimator.fit)
+        _raise_for_params(fit_params, self, "fit")
+        if sample_weight is None:
+            return {}
+        if not has_fit_parameter(self.estimator, "sample_weight"):
+            raise ValueError(
+                f"{type(self.estimator).__name__}.fit does not accept "
+                "sample_weight; fit without sample_weight or wrap an estimator "
+                "that supports it."
+            )
+        return {"sample_weight": sample_weight}
+
+    @staticmethod
+    def _select_metadata(X, metadata, data, observations):
+        """The metadata of some observations: row-aligned values indexed.
+
+        ``sample_weight`` is taken validated from ``data``; other metadata of
+        the length of ``X`` is indexed by the caller's rows of the
+        observations, anything else is passed unchanged.
+        """
+        others = {k: v for k, v in metadata.items() if k != "sample_weight"}
+        rows = data.observation_rows[observations]
+        selected = _check_method_params(X, params=others, indices=rows)
+        if "sample_weight" in metadata:
+            selected["sample_weight"] = data.sample_weight[observations]
+        return selected
+
     def _task_data(self, X, y, sample_weight):
         classifier = is_classifier(self.estimator)
         data = check_task_data(
@@ -106,19 +182,11 @@ class _TaskWrapperBase(MetaEstimatorMixin, BaseEstimator):
                 )
         return data
 
-    def _fit_one(self, X, y, sample_weight, task_label=None):
+    def _fit_one(self, X, y, metadata, task_label=None):
         """Fit a clone of the estimator, naming the task if it fails."""
         estimator = clone(self.estimator)
-        kwargs = {}
-        if sample_weight is not None:
-            if not has_fit_parameter(estimator, "sample_weight"):
-                raise ValueError(
-                    f"{type(estimator).__name__}.fit does not accept sample_weight; "
-                    "fit without sample_weight or wrap an estimator that supports it."
-                )
-            kwargs["sample_weight"] = sample_weight
         try:
-            return estimator.fit(X, y, **kwargs)
+            return estimator.fit(X, y, **metadata)
         except ValueError as exc:
             if task_label is None:
                 raise
@@ -184,7 +252,7 @@ class PerTaskEstimator(_TaskWrapperBase):
     """
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit one clone of the estimator per task.
 
         Parameters
@@ -194,24 +262,31 @@ class PerTaskEstimator(_TaskWrapperBase):
         y : array-like of shape (n_samples,) or (n_samples, n_tasks)
             Targets; 2-D with ``NaN`` for unobserved cells in wide format.
         sample_weight : array-like of shape (n_samples,), default=None
-            Row weights, passed to each clone's ``fit``.
+            Row weights, passed to each clone's ``fit`` (under metadata
+            routing, only if the estimator requests it with
+            ``set_fit_request(sample_weight=True)``).
+        **fit_params : dict
+            Further metadata of the estimator's ``fit``, for each task its
+            rows' values. Only with metadata routing enabled
+            (``sklearn.set_config(enable_metadata_routing=True)``) and
+            requested by the estimator's ``set_fit_request``.
 
         Returns
         -------
         self : PerTaskEstimator
         """
-        data = self._task_data(X, y, sample_weight)
+        metadata = self._fit_metadata(sample_weight, fit_params)
+        data = self._task_data(X, y, metadata.get("sample_weight"))
         if is_classifier(self.estimator):
             self._check_two_classes_per_task(data)
-        weighted = sample_weight is not None
         self.estimators_ = [
             self._fit_one(
                 X_t,
                 y_t,
-                s_t if weighted else None,
+                self._select_metadata(X, metadata, data, data.task_slice(t)),
                 data.tasks[t] if data.layout != "single" else None,
             )
-            for t, X_t, y_t, s_t in data.iter_tasks()
+            for t, X_t, y_t, _ in data.iter_tasks()
         ]
         self._stack_coefficients()
         return self
@@ -383,7 +458,7 @@ class PooledEstimator(_TaskWrapperBase):
     """
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit one clone of the estimator on the rows of all tasks.
 
         Parameters
@@ -393,16 +468,26 @@ class PooledEstimator(_TaskWrapperBase):
         y : array-like of shape (n_samples,) or (n_samples, n_tasks)
             Targets; 2-D with ``NaN`` for unobserved cells in wide format.
         sample_weight : array-like of shape (n_samples,), default=None
-            Row weights, passed to the estimator's ``fit``.
+            Row weights, passed to the estimator's ``fit`` (under metadata
+            routing, only if the estimator requests it with
+            ``set_fit_request(sample_weight=True)``).
+        **fit_params : dict
+            Further metadata of the estimator's ``fit`` (a row's value is
+            repeated for each task observing it in wide format). Only with
+            metadata routing enabled and requested by the estimator.
 
         Returns
         -------
         self : PooledEstimator
         """
-        data = self._task_data(X, y, sample_weight)
+        metadata = self._fit_metadata(sample_weight, fit_params)
+        data = self._task_data(X, y, metadata.get("sample_weight"))
         rows = data.X if data.row_index is None else data.X[data.row_index]
-        weights = data.sample_weight if sample_weight is not None else None
-        self.estimator_ = self._fit_one(rows, data.y, weights)
+        self.estimator_ = self._fit_one(
+            rows,
+            data.y,
+            self._select_metadata(X, metadata, data, slice(None)),
+        )
         return self
 
     def predict(self, X):

@@ -13,6 +13,13 @@ from sklearn import get_config
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _raise_for_params,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.validation import (
     _check_feature_names_in,
     check_is_fitted,
@@ -129,13 +136,17 @@ class TaskColumnPassthrough(
         y : array-like of shape (n_samples,) or (n_samples, n_tasks), default=None
             Targets, passed to the transformer's ``fit``.
         **fit_params : dict
-            Further parameters of the transformer's ``fit``.
+            Further parameters of the transformer's ``fit`` (row-aligned, the
+            task column plays no part). Under metadata routing
+            (``sklearn.set_config(enable_metadata_routing=True)``), only those
+            the transformer requests with ``set_fit_request``.
 
         Returns
         -------
         self : TaskColumnPassthrough
             The fitted transformer.
         """
+        fit_params = self._route("fit", fit_params)
         features, _ = self._start_fit(X)
         self.transformer_.fit(features, y, **fit_params)
         return self
@@ -153,39 +164,47 @@ class TaskColumnPassthrough(
         y : array-like of shape (n_samples,) or (n_samples, n_tasks), default=None
             Targets, passed to the transformer.
         **fit_params : dict
-            Further parameters of the transformer's ``fit_transform``.
+            Further parameters of the transformer's ``fit_transform``; under
+            metadata routing, those the transformer requests.
 
         Returns
         -------
         X_out : {ndarray, sparse matrix, DataFrame} of shape (n_samples, n_out)
             The transformed features with the task column inserted.
         """
+        fit_params = self._route("fit_transform", fit_params)
         features, labels = self._start_fit(X)
         transformed = self.transformer_.fit_transform(features, y, **fit_params)
         if labels is None:
             return self._as_output(X, transformed)
         return self._insert_task_column(X, transformed, labels)
 
-    def transform(self, X):
+    def transform(self, X, **params):
         """Transform the feature columns of ``X``; pass the task column through.
 
         Parameters
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
             Input with the same columns as in :meth:`fit`.
+        **params : dict
+            Metadata of the transformer's ``transform``. Only with metadata
+            routing enabled, and requested by the transformer's
+            ``set_transform_request``.
 
         Returns
         -------
         X_out : {ndarray, sparse matrix, DataFrame} of shape (n_samples, n_out)
             The transformed features with the task column inserted.
         """
+        _raise_for_params(params, self, "transform")
+        params = self._route("transform", params)
         check_is_fitted(self, "transformer_")
         _check_2d(X)
         validate_data(self, X, reset=False, skip_check_array=True)
         if self.task_column_ is None:
-            return self._as_output(X, self.transformer_.transform(X))
+            return self._as_output(X, self.transformer_.transform(X, **params))
         features, labels, _ = split_task_column(X, self.task_column_)
-        transformed = self.transformer_.transform(features)
+        transformed = self.transformer_.transform(features, **params)
         return self._insert_task_column(X, transformed, labels)
 
     def get_feature_names_out(self, input_features=None):
@@ -246,6 +265,28 @@ class TaskColumnPassthrough(
                 inner.set_output(transform=transform)
         return self
 
+    def get_metadata_routing(self):
+        """Get the metadata routing of this object.
+
+        ``fit``, ``fit_transform`` and ``transform`` route the metadata the
+        transformer requests (``set_fit_request``, ``set_transform_request``)
+        to the same method of the transformer. Routing is used only under
+        ``sklearn.set_config(enable_metadata_routing=True)``.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            A :class:`~sklearn.utils.metadata_routing.MetadataRouter`
+            encapsulating the routing information.
+        """
+        return MetadataRouter(owner=self).add(
+            transformer=self.transformer,
+            method_mapping=MethodMapping()
+            .add(caller="fit", callee="fit")
+            .add(caller="fit_transform", callee="fit_transform")
+            .add(caller="transform", callee="transform"),
+        )
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         if hasattr(self.transformer, "__sklearn_tags__"):
@@ -257,6 +298,18 @@ class TaskColumnPassthrough(
     # ------------------------------------------------------------------
     # helpers
     # ------------------------------------------------------------------
+
+    def _route(self, method, params):
+        """The parameters of the transformer's ``method``.
+
+        Without metadata routing, ``fit`` parameters are passed on as given
+        (as a ``Pipeline`` passes ``step__param``).
+        """
+        if not _routing_enabled():
+            return params
+        return dict(
+            getattr(process_routing(self, method, **params).transformer, method)
+        )
 
     def _start_fit(self, X):
         """Resolve the task column, set the fitted attributes, split ``X``.
