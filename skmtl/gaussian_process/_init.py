@@ -104,12 +104,18 @@ def _single_task_fit(X, y, kernel, alpha):
 
     def negative_lml(theta):
         (fitted,), task_covariances, noise = layout.split(theta)
-        K = fitted(X)
-        lml, (K_adjoints, B_grads, noise_grad) = dense_log_marginal_likelihood(
-            y, [K], task_covariances, noise + alpha, observations, True
-        )
-        grads = [kernel_gradient(fitted, X, K_adjoints[0], K)]
-        return -lml, -layout.gradient(theta, grads, B_grads, noise_grad)
+        with np.errstate(over="ignore", invalid="ignore"):
+            K = fitted(X)
+            lml, (K_adjoints, B_grads, noise_grad) = dense_log_marginal_likelihood(
+                y, [K], task_covariances, noise + alpha, observations, True
+            )
+            grads = [kernel_gradient(fitted, X, K_adjoints[0], K)]
+            gradient = layout.gradient(theta, grads, B_grads, noise_grad)
+        if not (np.isfinite(lml) and np.isfinite(gradient).all()):
+            # Overflow at extreme hyper-parameters: step back, as the
+            # estimator's own objective does.
+            return np.inf, np.zeros_like(gradient)
+        return -lml, -gradient
 
     result = scipy.optimize.minimize(
         negative_lml,

@@ -72,13 +72,22 @@ def kronecker_log_marginal_likelihood(Y, K, B, noise, eval_gradient=False):
     Returns
     -------
     lml : float
+        ``-inf`` if an eigendecomposition fails (a matrix that is not
+        finite).
     gradient : tuple, only if ``eval_gradient``
         ``(K_adjoint, B_grad, noise_grad)``: ``dL/dK`` (n, n), ``dL/dB``
         (n_tasks, n_tasks), every entry taken as free, and ``dL/dd_t``
-        (n_tasks,).
+        (n_tasks,). Zeros when the LML is ``-inf``.
     """
     n, n_tasks = Y.shape
-    dec = _Decomposition(K, B, noise)
+    try:
+        dec = _Decomposition(K, B, noise)
+    except np.linalg.LinAlgError:
+        # As the dense solver's failed Cholesky: the optimiser steps back.
+        if not eval_gradient:
+            return -np.inf
+        zero = (np.zeros_like(K), np.zeros_like(B), np.zeros(n_tasks))
+        return -np.inf, zero
     Z = dec.rotate(Y)
     Z_scaled = Z / dec.S
     lml = -0.5 * (

@@ -1,5 +1,6 @@
 """Multi-task Gaussian process regression (ICM / LMC)."""
 
+import functools
 import warnings
 from numbers import Integral, Real
 
@@ -31,6 +32,12 @@ from ._dense import (
     Observations,
     dense_log_marginal_likelihood,
     dense_size_error,
+)
+from ._finite import (
+    check_feature_magnitudes,
+    check_target_magnitudes,
+    non_finite_error,
+    target_normalisation,
 )
 from ._init import independent_start
 from ._kronecker import KroneckerPosterior, kronecker_log_marginal_likelihood
@@ -97,6 +104,33 @@ def _sqrt_kappa_search(obj_func, bounds, kappa):
     search_bounds = np.array(bounds, dtype=np.float64)
     search_bounds[kappa] = np.exp(0.5 * search_bounds[kappa])
     return to_theta, to_search, search_bounds, search_objective
+
+
+def _overflow_checked(method):
+    """Run a prediction method without overflow warnings.
+
+    Its results are checked by :func:`_check_finite_predictions`, which
+    raises one clear error instead.
+    """
+
+    @functools.wraps(method)
+    def checked(*args, **kwargs):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return method(*args, **kwargs)
+
+    return checked
+
+
+def _check_finite_predictions(mean, variance):
+    """Refuse to return NaN or infinite predictions without a word."""
+    if np.isfinite(mean).all() and (variance is None or np.isfinite(variance).all()):
+        return
+    raise ValueError(
+        "The posterior mean or variance at the query rows is not finite: the "
+        "kernel between the query rows and the training rows overflows. "
+        "Scale the query rows as the training rows were scaled, and both to "
+        "moderate magnitudes (e.g. with MaxAbsScaler or StandardScaler)."
+    )
 
 
 class MultiTaskGaussianProcessRegressor(
@@ -319,6 +353,16 @@ class MultiTaskGaussianProcessRegressor(
     when it is at least ``1e-4`` times the mean square of the task's targets
     (unscaled targets without ``normalize_y``).
 
+    **Extreme magnitudes.** ``normalize_y`` normalises targets of any
+    magnitude exactly (``1e-300`` included); targets beyond ``1e152``, whose
+    variances (``noise_variance_``, ``task_covariance_``, predicted
+    covariances) overflow float64, are refused. Inputs cannot be rescaled
+    for an arbitrary kernel: ``fit`` refuses features of magnitude above
+    ``1e100`` or (non-zero) below ``1e-100``, and a kernel matrix or log
+    marginal likelihood that is not finite at the initial hyper-parameters,
+    with a ``ValueError`` that says to scale the data. Predictions that are
+    not finite raise a ``ValueError`` too.
+
     **Predictions** are of the noise-free latent values ``f_t(x)``, like
     scikit-learn's GPR with the noise in ``alpha``: ``std`` and covariances
     do not include ``noise_variance_``.
@@ -463,10 +507,12 @@ class MultiTaskGaussianProcessRegressor(
                 raise dense_size_error(
                     data.n_observations, self.max_dense_size, n_kernel_params
                 )
+        check_feature_magnitudes(data.X)
         self._store_training_data(data)
         self._layout = layout
         rng = check_random_state(self.random_state)
         with _blas_threads_for(self._factorised_size()):
+            self._check_finite_start(layout)
             theta, lml = self._optimize(layout, rng)
             self._set_fitted_attributes(layout, theta, lml)
         if self.optimizer is not None:
@@ -484,6 +530,30 @@ class MultiTaskGaussianProcessRegressor(
         task_index = self._observations.task_index
         sums = np.bincount(task_index, self.y_train_**2, minlength=self.n_tasks_)
         return sums / np.bincount(task_index, minlength=self.n_tasks_)
+
+    def _check_finite_start(self, layout):
+        """Refuse data whose kernel or likelihood overflows at the start.
+
+        Evaluated at the kernel's own hyper-parameters, ``B`` near the
+        identity and the initial noise (a fixed draw, so the estimator's
+        random state is not consumed), before the optimiser or the
+        independent start can turn non-finite values into NaN parameters.
+        """
+        theta = layout.initial(np.random.RandomState(0))
+        kernels, _, _ = layout.split(theta)
+        with np.errstate(all="ignore"):
+            for kernel in kernels:
+                try:
+                    finite = np.isfinite(kernel(self.X_train_)).all()
+                except OverflowError:  # Python float powers of parameters
+                    finite = False
+                if not finite:
+                    raise non_finite_error("The kernel matrix")
+            lml, gradient = self._evaluate(layout, theta, True)
+        if not np.isfinite(lml):
+            raise non_finite_error("The log marginal likelihood")
+        if not np.isfinite(gradient).all():
+            raise non_finite_error("The gradient of the log marginal likelihood")
 
     def _factorised_size(self):
         """Size of the matrix decomposed at every likelihood evaluation."""
@@ -520,17 +590,11 @@ class MultiTaskGaussianProcessRegressor(
     def _store_training_data(self, data):
         n_tasks = data.n_tasks
         if self.normalize_y:
-            counts = data.task_counts
-            mean = np.bincount(data.task_index, weights=data.y, minlength=n_tasks)
-            mean /= counts
-            centred = data.y - mean[data.task_index]
-            variance = np.bincount(
-                data.task_index, weights=centred**2, minlength=n_tasks
-            )
-            std = np.sqrt(variance / counts)
-            # A constant task keeps its scale, as sklearn's normalize_y.
-            std[std < 10 * np.finfo(np.float64).eps] = 1.0
+            mean, std = target_normalisation(data.y, data.task_index, n_tasks)
         else:
+            magnitude = np.zeros(n_tasks)
+            np.maximum.at(magnitude, data.task_index, np.abs(data.y))
+            check_target_magnitudes(magnitude)
             mean, std = np.zeros(n_tasks), np.ones(n_tasks)
         self._y_train_mean = mean
         self._y_train_std = std
@@ -595,12 +659,21 @@ class MultiTaskGaussianProcessRegressor(
                 rng,
             )
         initial_theta = layout.initial(rng, start=start)
+        if not np.isfinite(initial_theta).all():
+            # The independent fits overflowed: start from the kernel instead.
+            initial_theta = layout.initial(rng)
 
         def obj_func(theta, eval_gradient=True):
-            if eval_gradient:
+            with np.errstate(over="ignore", invalid="ignore"):
+                if not eval_gradient:
+                    return -self._evaluate(layout, theta, False)
                 lml, grad = self._evaluate(layout, theta, True)
-                return -lml, -grad
-            return -self._evaluate(layout, theta, False)
+            if not (np.isfinite(lml) and np.isfinite(grad).all()):
+                # Overflow at extreme hyper-parameters: an infinite objective
+                # with a zero gradient (as a failed Cholesky) makes L-BFGS-B
+                # step back instead of propagating NaN parameters.
+                return np.inf, np.zeros_like(grad)
+            return -lml, -grad
 
         starts = [initial_theta]
         starts += [
@@ -617,7 +690,13 @@ class MultiTaskGaussianProcessRegressor(
         ]
         values = [func_min for _, func_min in optima]
         best = int(np.argmin(values))
-        return np.asarray(optima[best][0], dtype=np.float64), -float(values[best])
+        theta = np.asarray(optima[best][0], dtype=np.float64)
+        if not (np.isfinite(values[best]) and np.isfinite(theta).all()):
+            raise non_finite_error(
+                "The log marginal likelihood",
+                where="at the hyper-parameters the optimiser found",
+            )
+        return theta, -float(values[best])
 
     def _constrained_optimization(self, obj_func, initial_theta, bounds, kappa):
         if callable(self.optimizer):
@@ -657,8 +736,10 @@ class MultiTaskGaussianProcessRegressor(
         prior_scale = [np.mean(kernel.diag(self.X_train_)) for kernel in kernels]
         covariance = sum(s * B for s, B in zip(prior_scale, task_covariances))
         self.task_covariance_ = covariance * np.outer(std, std)
-        sd = np.sqrt(np.diag(self.task_covariance_))
-        self.task_correlation_ = self.task_covariance_ / np.outer(sd, sd)
+        # From the normalised covariance: the correlation does not depend on
+        # the units, whose squares underflow for targets of magnitude 1e-300.
+        sd = np.sqrt(np.diag(covariance))
+        self.task_correlation_ = covariance / np.outer(sd, sd)
         diagonal = noise + self.alpha
         if self.solver_ == "kronecker":
             self._posterior = KroneckerPosterior(
@@ -712,7 +793,7 @@ class MultiTaskGaussianProcessRegressor(
 
     def _query_pairs(self, X):
         """Validated query rows and the (row, task) pairs to predict."""
-        data = check_predict_data(self, X, allow_unknown=True)
+        data = check_predict_data(self, X, allow_unknown=True, accept_sparse=False)
         Xq = data.X
         n_rows = Xq.shape[0]
         if data.layout == "long":
@@ -727,6 +808,7 @@ class MultiTaskGaussianProcessRegressor(
         tasks = np.tile(np.arange(self.n_tasks_), n_rows)
         return Xq, rows, tasks, data.layout
 
+    @_overflow_checked
     def predict(self, X, return_std=False, return_cov=False):
         """Posterior mean (and std or covariance) of the latent functions.
 
@@ -762,6 +844,7 @@ class MultiTaskGaussianProcessRegressor(
         mean, variance = self._posterior.mean_and_variance(
             Xq, rows, tasks, return_variance=return_std
         )
+        _check_finite_predictions(mean, variance)
         scale = self._y_train_std[tasks]
         mean = self._shape_output(mean * scale + self._y_train_mean[tasks], layout)
         if return_std:
@@ -770,6 +853,7 @@ class MultiTaskGaussianProcessRegressor(
             return mean
         if layout != "wide":
             covariance = self._posterior.covariance(Xq, rows, tasks)
+            _check_finite_predictions(mean, covariance)
             return mean, covariance * np.outer(scale, scale)
         n_rows = Xq.shape[0]
         covariances = [
@@ -777,6 +861,7 @@ class MultiTaskGaussianProcessRegressor(
             * self._y_train_std[t] ** 2
             for t in range(self.n_tasks_)
         ]
+        _check_finite_predictions(mean, covariances)
         return mean, np.stack(covariances, axis=-1)
 
     def _shape_output(self, values, layout):
@@ -784,6 +869,7 @@ class MultiTaskGaussianProcessRegressor(
             return values.reshape(-1, self.n_tasks_)
         return values
 
+    @_overflow_checked
     def sample_y(self, X, n_samples=1, random_state=0):
         """Draw latent function values from the joint posterior.
 
@@ -814,6 +900,7 @@ class MultiTaskGaussianProcessRegressor(
         )
         scale = self._y_train_std[tasks]
         covariance = self._posterior.covariance(Xq, rows, tasks)
+        _check_finite_predictions(mean, covariance)
         covariance = 0.5 * (covariance + covariance.T) * np.outer(scale, scale)
         # A symmetric square root tolerates the rounding-level negative
         # eigenvalues of a posterior covariance (a Cholesky factor does not).

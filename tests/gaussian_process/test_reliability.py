@@ -13,7 +13,12 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+from sklearn.gaussian_process.kernels import (
+    RBF,
+    ConstantKernel,
+    DotProduct,
+    WhiteKernel,
+)
 
 from skmtl.gaussian_process import MultiTaskGaussianProcessRegressor
 from skmtl.gaussian_process._task_kernel import NOISE_BOUNDS, NOISE_INIT
@@ -155,3 +160,107 @@ def test_no_bound_warning_without_optimizer():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         MultiTaskGaussianProcessRegressor(kernel, optimizer=None).fit(X_SK, Y_SK)
+
+
+# --------------------------------------------------------------------------
+# 2. extreme magnitudes: the right answer or a clear error, never NaN
+# --------------------------------------------------------------------------
+
+
+def _long_data(n=12, seed=0):
+    rng = np.random.RandomState(seed)
+    task = np.repeat([0.0, 1.0], n // 2)
+    x = rng.uniform(0, 3, size=n)
+    y = np.sin(2 * x) * (1 + task) + 0.05 * rng.randn(n)
+    return np.column_stack([task, x]), y
+
+
+@pytest.mark.parametrize("magnitude", [1e300, 1e150, 1e-150, 1e-300])
+@pytest.mark.parametrize("layout", ["single", "long"])
+def test_features_beyond_float64_squares_are_refused(magnitude, layout):
+    X, y = _long_data()
+    X = X.copy()
+    X[:, 1] *= magnitude
+    params = {"task_column": 0} if layout == "long" else {}
+    if layout == "single":
+        X = X[:, 1:]
+    model = MultiTaskGaussianProcessRegressor(random_state=0, **params)
+    with pytest.raises(ValueError, match=r"Feature 0 .*reaches .* in magnitude") as e:
+        model.fit(X, y)
+    assert "Scale the features" in str(e.value)
+    assert "flow float64" in str(e.value)
+
+
+@pytest.mark.parametrize("normalize_y", [True, False])
+def test_targets_whose_variance_overflows_are_refused(normalize_y):
+    X, Y = _wide_data()
+    model = MultiTaskGaussianProcessRegressor(normalize_y=normalize_y)
+    with pytest.raises(ValueError, match="targets of task 0 .* reach 1.*e\\+300"):
+        model.fit(X, 1e300 * Y)
+    with pytest.raises(ValueError, match="Divide the targets by a constant"):
+        model.fit(X, 1e300 * Y)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e150])
+def test_extreme_targets_are_normalised_exactly(scale):
+    """normalize_y gives scale times the answer on unscaled targets.
+
+    Oracle: scikit-learn's twin on the unscaled targets. Before, targets of
+    magnitude 1e-300 counted as constant (their variance underflows) and the
+    predicted standard deviation was 1e296 times too large.
+    """
+    model = MultiTaskGaussianProcessRegressor(RBF()).fit(X_SK, scale * Y_SK)
+    twin = _twin(RBF(), normalize_y=True).fit(X_SK, Y_SK)
+    X_query = np.linspace(0, 9, 7)[:, None]
+    mean, std = model.predict(X_query, return_std=True)
+    twin_mean, twin_std = twin.predict(X_query, return_std=True)
+    np.testing.assert_allclose(mean / scale, twin_mean, rtol=1e-5, atol=1e-6)
+    # The twin's std includes its WhiteKernel (the noise); the model's does not.
+    noise = twin.kernel_.k2.noise_level * np.std(Y_SK) ** 2
+    np.testing.assert_allclose((std / scale) ** 2 + noise, twin_std**2, rtol=1e-4)
+
+
+def test_task_correlation_of_tiny_targets_is_finite():
+    X, Y = _wide_data()
+    model = MultiTaskGaussianProcessRegressor(random_state=0).fit(X, Y)
+    tiny = MultiTaskGaussianProcessRegressor(random_state=0).fit(X, 1e-300 * Y)
+    np.testing.assert_allclose(
+        tiny.task_correlation_, model.task_correlation_, rtol=1e-6
+    )
+    mean, std = tiny.predict(X[:4], return_std=True)
+    reference_mean, reference_std = model.predict(X[:4], return_std=True)
+    np.testing.assert_allclose(mean / 1e-300, reference_mean, rtol=1e-6)
+    np.testing.assert_allclose(std / 1e-300, reference_std, rtol=1e-5)
+
+
+def test_likelihood_that_overflows_is_refused_at_fit():
+    """Unnormalised targets of magnitude 1e150 overflow ``y^T C^-1 y``."""
+    X, Y = _wide_data()
+    model = MultiTaskGaussianProcessRegressor(normalize_y=False, random_state=0)
+    with pytest.raises(ValueError, match="log marginal likelihood is not finite"):
+        model.fit(X, 1e150 * Y)
+
+
+def test_kernel_matrix_that_overflows_is_refused_at_fit():
+    kernel = DotProduct(sigma_0=1e160, sigma_0_bounds="fixed")
+    model = MultiTaskGaussianProcessRegressor(kernel)
+    with pytest.raises(
+        ValueError,
+        match="kernel matrix is not finite at the initial hyper-parameters",
+    ) as e:
+        model.fit(X_SK, Y_SK)
+    assert "normalize_y=True" in str(e.value)
+
+
+@pytest.mark.parametrize("output", ["std", "cov", "sample"])
+def test_predictions_that_overflow_are_an_error_not_nan(output):
+    """A query row where the kernel overflows: the variance is inf, not NaN."""
+    kernel = DotProduct(sigma_0_bounds="fixed")
+    model = MultiTaskGaussianProcessRegressor(kernel, optimizer=None)
+    model.fit(X_SK, Y_SK)
+    X_query = np.array([[2.0], [1e200]])
+    with pytest.raises(ValueError, match="not finite.*Scale the query rows"):
+        if output == "sample":
+            model.sample_y(X_query)
+        else:
+            model.predict(X_query, **{f"return_{output}": True})
