@@ -358,7 +358,7 @@ def _column_values(X, position, name):
 
 
 def _check_task_labels(labels, name):
-    missing = _missing_mask(labels)
+    missing = missing_mask(labels)
     if missing.any():
         rows = np.flatnonzero(missing)
         raise ValueError(
@@ -368,12 +368,32 @@ def _check_task_labels(labels, name):
         )
 
 
-def _missing_mask(labels):
+def missing_mask(labels):
+    """True where a value is missing: ``NaN``, ``None``, or pandas' ``NA``/``NaT``.
+
+    Parameters
+    ----------
+    labels : ndarray
+        Task labels or targets, of any dtype.
+
+    Returns
+    -------
+    missing : ndarray of bool, of the shape of ``labels``
+
+    Examples
+    --------
+    >>> missing_mask(np.array([1.0, None, "a", np.nan], dtype=object)).tolist()
+    [False, True, False, True]
+    """
     if labels.dtype.kind == "f":
         return np.isnan(labels)
     if labels.dtype.kind == "O":
-        # NaN is the only value unequal to itself.
-        return np.asarray(np.equal(labels, None) | (labels != labels), dtype=bool)
+        try:
+            import pandas as pd
+        except ImportError:
+            # NaN is the only value unequal to itself.
+            return np.asarray(np.equal(labels, None) | (labels != labels), dtype=bool)
+        return np.asarray(pd.isna(labels), dtype=bool)
     return np.zeros(labels.shape, dtype=bool)
 
 
@@ -448,6 +468,16 @@ def unknown_task_error(unknown_labels, known_tasks, task_column, hint=""):
 # --------------------------------------------------------------------------
 
 
+def _require_features(features, name):
+    """The columns of X besides the task column must not be empty."""
+    if features.shape[1] == 0:
+        raise ValueError(
+            f"X has no feature columns besides the task column {name!r}: "
+            f"got {features.shape[0]} rows and only the task column. Add at least "
+            "one feature column to X."
+        )
+
+
 def _check_features(estimator, features, *, reset, accept_sparse):
     """Validate the feature part of X; set or check n_features_in_ and names."""
     _reject_non_numeric_columns(features)
@@ -487,10 +517,69 @@ def _non_numeric_message(what):
     )
 
 
+def missing_as_nan(y):
+    """Targets with every ``None`` or ``pd.NA`` replaced by ``NaN``.
+
+    So that a missing value is treated as ``NaN`` whatever marks it: an
+    unobserved cell of a wide ``Y``, an error in a 1-D ``y``. The caller's
+    ``y`` is not modified.
+
+    Parameters
+    ----------
+    y : array-like, DataFrame or sparse matrix
+        Targets.
+
+    Returns
+    -------
+    y : array-like
+        ``y`` itself when it is not of object dtype or has no missing cell;
+        otherwise an object ndarray copy with ``NaN`` in the missing cells.
+
+    Examples
+    --------
+    >>> missing_as_nan(np.array([1.0, None], dtype=object)).tolist()
+    [1.0, nan]
+    """
+    if sp.issparse(y):
+        return y
+    values = y.to_numpy() if hasattr(y, "to_numpy") else np.asarray(y)
+    if values.dtype.kind != "O":
+        return y
+    missing = missing_mask(values)
+    if not missing.any():
+        return y
+    values = values.copy()
+    values[missing] = np.nan
+    return values
+
+
+def _check_label_types(labels, name):
+    """Class labels as one array type; refuse a mix of strings and numbers.
+
+    Object arrays of numbers (left after removing ``None`` cells) become
+    numeric, so that classifiers recognise them as classes.
+    """
+    if labels.dtype.kind != "O" or not len(labels):
+        return labels
+    values = labels.tolist()
+    is_string = np.fromiter((isinstance(v, str) for v in values), bool, len(values))
+    if is_string.all():
+        return labels
+    if is_string.any():
+        string, other = values[np.argmax(is_string)], values[np.argmin(is_string)]
+        raise ValueError(
+            f"Mix of label input types (string and number) in {name}: for "
+            f"example {string!r} and {other!r}. Classes must be all strings or "
+            f"all numbers: convert them, for example with {name}.astype(str)."
+        )
+    numeric = np.asarray(values)
+    return numeric if numeric.dtype.kind in "biuf" else labels
+
+
 def _check_wide_targets(Y, n_rows, y_numeric):
     names = list(Y.columns) if _is_dataframe(Y) else None
     Y = check_array(
-        Y,
+        missing_as_nan(Y),
         ensure_all_finite="allow-nan",
         dtype=np.float64 if y_numeric else None,
         input_name="Y",
@@ -498,7 +587,7 @@ def _check_wide_targets(Y, n_rows, y_numeric):
     )
     if Y.dtype.kind == "f" and np.isinf(Y).any():
         raise ValueError("Y contains infinity; only NaN (unobserved) is allowed.")
-    observed = ~_missing_mask(Y)
+    observed = ~missing_mask(Y)
     empty = np.flatnonzero(~observed.any(axis=0))
     if len(empty):
         labels = [names[j] for j in empty] if names else empty.tolist()
@@ -511,18 +600,18 @@ def _check_wide_targets(Y, n_rows, y_numeric):
 
 
 def _check_targets_1d(y, y_numeric):
-    y = column_or_1d(y, warn=True)
+    y = missing_as_nan(column_or_1d(y, warn=True))
     if y_numeric:
-        y = check_array(
+        return check_array(
             y,
             ensure_2d=False,
             dtype=np.float64,
             input_name="y",
             ensure_all_finite=True,
         )
-    elif len(y) and _missing_mask(np.asarray(y)).any():
+    if len(y) and missing_mask(np.asarray(y)).any():
         raise ValueError("y contains NaN or None; every row needs a target.")
-    return y
+    return _check_label_types(y, "y")
 
 
 def _check_lengths(n_rows, y):
@@ -592,6 +681,7 @@ def check_task_data(
                 f"shape {np.shape(y)}. For tasks that share rows, set "
                 "task_column=None and pass a 2-D Y with one column per task."
             )
+        _require_features(features, name)
         _check_no_empty_categories(X, labels, name)
         data = _long_task_data(
             estimator,
@@ -667,9 +757,10 @@ def _shared_rows_task_data(estimator, X, y, sample_weight, y_numeric, accept_spa
         Y, observed, tasks = _check_wide_targets(y, n_rows, y_numeric)
         rows, task_index = np.nonzero(observed.T)[::-1]
         # nonzero on the transpose walks task by task: already grouped.
+        targets = Y[rows, task_index]
         return TaskData(
             X=X_checked,
-            y=Y[rows, task_index],
+            y=targets if y_numeric else _check_label_types(targets, "Y"),
             task_index=task_index.astype(np.intp),
             sample_weight=sample_weight[rows],
             tasks=tasks,
@@ -753,6 +844,7 @@ def check_predict_data(
         )
         return PredictData(features, None, estimator._task_layout)
     features, labels, name = split_task_column(X, estimator.task_column_)
+    _require_features(features, name)
     features = _check_features(
         estimator, features, reset=False, accept_sparse=accept_sparse
     )

@@ -38,7 +38,7 @@ from sklearn.metrics import r2_score
 
 from ._tasks import (
     _is_dataframe,
-    _missing_mask,
+    missing_mask,
     per_task_rows,
     task_labels,
     unique_tasks,
@@ -385,7 +385,7 @@ def _long_groups(y_true, y_pred, tasks, sample_weight):
     _check_lengths(
         y_true=y_true, y_pred=y_pred, tasks=tasks, sample_weight=sample_weight
     )
-    missing = _missing_mask(tasks)
+    missing = missing_mask(tasks)
     if missing.any():
         raise ValueError(
             f"tasks has {missing.sum()} missing label(s) (NaN or None), first at "

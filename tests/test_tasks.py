@@ -352,3 +352,166 @@ def test_split_task_column_keeps_dataframe_features():
     features, labels, name = split_task_column(frame, -2)
     assert list(features.columns) == ["hours", "age"] and name == "school"
     assert labels.tolist() == frame["school"].tolist()
+
+
+# --------------------------------------------------------------------------
+# missing and mixed values, every classifier the data layer feeds
+# --------------------------------------------------------------------------
+
+
+def _classifiers():
+    from sklearn.linear_model import LogisticRegression
+
+    from skmtl.baseline import PerTaskEstimator, PooledEstimator
+    from skmtl.linear_model import JointFeatureClassifier, MeanRegularizedClassifier
+
+    yield pytest.param(
+        lambda **kw: PerTaskEstimator(LogisticRegression(), **kw), id="PerTask"
+    )
+    yield pytest.param(
+        lambda **kw: PooledEstimator(LogisticRegression(), **kw), id="Pooled"
+    )
+    yield pytest.param(MeanRegularizedClassifier, id="MeanRegularizedClassifier")
+    yield pytest.param(JointFeatureClassifier, id="JointFeatureClassifier")
+
+
+def _binary_wide(seed=0, n=16):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, 2)
+    Y = np.column_stack([X[:, 0] > 0, X[:, 1] > 0]).astype(float)
+    Y[[0, 5], 0] = np.nan
+    Y[[3], 1] = np.nan
+    return X, Y
+
+
+def test_only_the_task_column(make_regressor):
+    frame, y = _school_frame()
+    _fit_expecting(
+        make_regressor,
+        frame[["school"]],
+        y,
+        "X has no feature columns besides the task column 'school'",
+    )
+    model = make_regressor(task_column="school").fit(frame, y)
+    with pytest.raises(ValueError, match="no feature columns besides the task"):
+        model.predict(frame[["school"]])
+
+
+@pytest.mark.parametrize("make_classifier", list(_classifiers()))
+def test_only_the_task_column_classifier(make_classifier):
+    frame, _ = _school_frame()
+    labels = np.arange(len(frame)) % 2
+    with pytest.raises(ValueError, match="no feature columns besides the task"):
+        make_classifier(task_column="school").fit(frame[["school"]], labels)
+
+
+def test_task_labels_of_mixed_types(make_regressor):
+    frame, y = _school_frame()
+    frame = frame.astype({"school": object})
+    frame.loc[frame["school"] == "north", "school"] = 1
+    _fit_expecting(
+        make_regressor,
+        frame,
+        y,
+        r"The task column 'school' mixes label types \['int', 'str'\]",
+    )
+
+
+@pytest.mark.parametrize("marker", [None, pd.NA])
+@pytest.mark.parametrize("make_classifier", list(_classifiers()))
+def test_wide_object_labels_missing_marker_is_nan(make_classifier, marker):
+    X, Y = _binary_wide()
+    Y_object = Y.astype(object)
+    Y_object[np.isnan(Y)] = marker
+    Y_copy = Y_object.copy()
+    model = make_classifier(task_column=None).fit(X, Y_object)
+    oracle = make_classifier(task_column=None).fit(X, Y)
+    np.testing.assert_array_equal(model.classes_, [0, 1])
+    np.testing.assert_allclose(
+        model.predict_proba(X), oracle.predict_proba(X), rtol=1e-10
+    )
+    assert all(a is b for a, b in zip(Y_object.ravel(), Y_copy.ravel()))
+
+
+def test_per_task_classifier_wide_none_equals_sklearn_per_task():
+    from sklearn.linear_model import LogisticRegression
+
+    from skmtl.baseline import PerTaskEstimator
+
+    X, Y = _binary_wide()
+    Y_object = Y.astype(object)
+    Y_object[np.isnan(Y)] = None
+    model = PerTaskEstimator(LogisticRegression()).fit(X, Y_object)
+    for t in range(Y.shape[1]):
+        rows = ~np.isnan(Y[:, t])
+        oracle = LogisticRegression().fit(X[rows], Y[rows, t].astype(int))
+        np.testing.assert_allclose(model.estimators_[t].coef_, oracle.coef_)
+
+
+@pytest.mark.parametrize("marker", [None, pd.NA])
+@pytest.mark.parametrize("y_numeric", [True, False])
+def test_wide_object_missing_marker_gives_the_nan_task_data(marker, y_numeric):
+    X, Y = _binary_wide()
+    Y_object = Y.astype(object)
+    Y_object[np.isnan(Y)] = marker
+    data = check_task_data(_Recorder(), X, Y_object, y_numeric=y_numeric)
+    oracle = check_task_data(_Recorder(), X, Y, y_numeric=y_numeric)
+    np.testing.assert_array_equal(data.y, oracle.y)
+    assert data.y.dtype.kind in "if"
+    np.testing.assert_array_equal(data.row_index, oracle.row_index)
+    np.testing.assert_array_equal(data.task_index, oracle.task_index)
+
+
+@pytest.mark.parametrize("marker", [None, pd.NA])
+def test_wide_object_targets_missing_marker_is_nan(make_regressor, marker):
+    X, Y = _binary_wide()
+    Y_object = Y.astype(object)
+    Y_object[np.isnan(Y)] = marker
+    model = make_regressor(task_column=None)
+    if marker is pd.NA and type(model).__name__.endswith("CV"):
+        pytest.skip("the CV classes score held-out folds on the raw Y")
+    model.fit(X, Y_object)
+    oracle = make_regressor(task_column=None).fit(X, Y)
+    # The GP's optimiser varies by about 1e-6 between identical fits.
+    np.testing.assert_allclose(model.predict(X), oracle.predict(X), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([1.0, np.nan, 2.0, 3.0] * 3, dtype=object),
+        np.array([1.0, None, 2.0, 3.0] * 3, dtype=object),
+        np.array([1.0, pd.NA, 2.0, 3.0] * 3, dtype=object),
+        pd.Series([1, pd.NA, 2, 3] * 3, dtype="Int64"),
+    ],
+    ids=["nan", "None", "NA", "Int64"],
+)
+def test_missing_1d_target_is_the_nan_error(make_regressor, y):
+    X = np.random.RandomState(0).rand(12, 2)
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        make_regressor(task_column=None).fit(X, y)
+
+
+@pytest.mark.parametrize("marker", [np.nan, None, pd.NA])
+@pytest.mark.parametrize("make_classifier", list(_classifiers()))
+def test_missing_1d_label_is_the_nan_error(make_classifier, marker):
+    frame, _ = _school_frame()
+    labels = np.array(["a", "b"] * 15, dtype=object)
+    labels[4] = marker
+    with pytest.raises(ValueError, match="y contains NaN or None"):
+        make_classifier(task_column="school").fit(frame, labels)
+
+
+@pytest.mark.parametrize("make_classifier", list(_classifiers()))
+def test_labels_of_mixed_types(make_classifier):
+    frame, _ = _school_frame()
+    labels = np.array([0, "one"] * 15, dtype=object)
+    with pytest.raises(
+        ValueError, match=r"Mix of label input types \(string and number\) in y"
+    ):
+        make_classifier(task_column="school").fit(frame, labels)
+    X, Y = _binary_wide()
+    Y_object = Y.astype(object)
+    Y_object[1, 1] = "one"
+    with pytest.raises(ValueError, match=r"Mix of label input types .* in Y"):
+        make_classifier(task_column=None).fit(X, Y_object)
