@@ -22,12 +22,13 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import (
     _check_feature_names_in,
+    _check_n_features,
     check_is_fitted,
     validate_data,
 )
 
 from ._tasks import _is_dataframe, resolve_task_column, split_task_column
-from ._validation import is_integer_index
+from ._validation import format_labels, is_integer_index
 
 __all__ = ["TaskColumnPassthrough"]
 
@@ -200,7 +201,7 @@ class TaskColumnPassthrough(
         params = self._route("transform", params)
         check_is_fitted(self, "transformer_")
         _check_2d(X)
-        validate_data(self, X, reset=False, skip_check_array=True)
+        self._check_columns(X, reset=False)
         if self.task_column_ is None:
             return self._as_output(X, self.transformer_.transform(X, **params))
         features, labels, _ = split_task_column(X, self.task_column_)
@@ -214,16 +215,18 @@ class TaskColumnPassthrough(
         ----------
         input_features : array-like of str, default=None
             Names of the columns of ``X`` (task column included). Defaults to
-            ``feature_names_in_``, or ``x0, x1, ...`` when there are none.
+            ``feature_names_in_``; to the column labels of ``X`` when they mix
+            strings and numbers (a named task column next to numbered
+            features); else ``x0, x1, ...``.
 
         Returns
         -------
-        feature_names_out : ndarray of str objects
+        feature_names_out : ndarray of objects
             The transformer's output names with the task column's name at its
             position in the output.
         """
         check_is_fitted(self, "transformer_")
-        input_names = _check_feature_names_in(self, input_features)
+        input_names = self._input_names(input_features)
         inner_names = self._inner_names(input_names)
         if self.task_column_ is None:
             return np.asarray(inner_names, dtype=object)
@@ -320,12 +323,12 @@ class TaskColumnPassthrough(
         _check_2d(X)
         self.transformer_ = clone(self.transformer)
         if self.task_column is None:
-            validate_data(self, X, reset=True, skip_check_array=True)
+            self._check_columns(X, reset=True)
             self.task_column_ = None
             return X, None
         position, name = resolve_task_column(X, self.task_column)
         features, labels, name = split_task_column(X, self.task_column)
-        validate_data(self, X, reset=True, skip_check_array=True)
+        self._check_columns(X, reset=True)
         self.task_column_ = name
         # A negative position (not a column name) counts from the end of the
         # output, so that the downstream estimator finds it with the same value.
@@ -338,6 +341,38 @@ class TaskColumnPassthrough(
         self._output_offset = int(self.task_column) if from_end else position
         return features, labels
 
+    def _check_columns(self, X, *, reset):
+        """Set (``reset``) or check ``n_features_in_`` and the column names.
+
+        scikit-learn keeps column names only when all are strings and refuses
+        a mix. A named task column next to numbered features (which the
+        estimators accept) is such a mix: its labels are then kept privately,
+        to name the output, and checked in :meth:`transform`.
+        """
+        if reset:
+            self._column_labels = _mixed_column_labels(X)
+        labels = getattr(self, "_column_labels", None)
+        if labels is None:
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            return
+        _check_n_features(self, X, reset=reset)
+        if reset and hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        if not reset and _is_dataframe(X) and list(X.columns) != labels:
+            raise ValueError(
+                f"The columns of X {format_labels(X.columns, max_shown=30)} "
+                f"differ from those seen in fit "
+                f"{format_labels(labels, max_shown=30)}. Pass X with the "
+                "columns it was fitted on, in the same order."
+            )
+
+    def _input_names(self, input_features=None):
+        """Names of the columns of ``X``, task column included."""
+        labels = getattr(self, "_column_labels", None)
+        if input_features is None and labels is not None:
+            return np.asarray(labels, dtype=object)
+        return _check_feature_names_in(self, input_features)
+
     def _output_position(self, n_out):
         """Where the task column goes among ``n_out`` transformed columns."""
         if self._output_offset >= 0:
@@ -348,7 +383,14 @@ class TaskColumnPassthrough(
         feature_names = np.asarray(input_names, dtype=object)
         if self.task_column_ is not None:
             feature_names = np.delete(feature_names, self._position)
-        return self.transformer_.get_feature_names_out(feature_names)
+        if all(isinstance(name, str) for name in feature_names):
+            return self.transformer_.get_feature_names_out(feature_names)
+        # Transformers build names from strings (OneHotEncoder: "0_a"); a
+        # numbered column that passes through keeps its number.
+        as_text = np.asarray([str(name) for name in feature_names], dtype=object)
+        original = dict(zip(as_text, feature_names))
+        names = self.transformer_.get_feature_names_out(as_text)
+        return np.asarray([original.get(name, name) for name in names], dtype=object)
 
     def _pandas_output(self):
         config = getattr(self, "_sklearn_output_config", {})
@@ -402,7 +444,7 @@ class TaskColumnPassthrough(
             # The Series itself (its index is the frame's) keeps its dtype.
             task_values = X.iloc[:, input_position]
         else:
-            task_name = _check_feature_names_in(self)[self._position]
+            task_name = self._input_names()[self._position]
             task_values = labels
         if task_name in list(frame.columns):
             raise ValueError(
@@ -425,19 +467,23 @@ class TaskColumnPassthrough(
                 columns=self._frame_column_names(),
             )
         frame = transformed.set_axis(index, axis=0)
+        unnamed_input = not _is_dataframe(X) or (
+            getattr(self, "_column_labels", None) is not None
+        )
         if (
             self.task_column_ is not None
-            and not _is_dataframe(X)
+            and unnamed_input
             and hasattr(self.transformer_, "get_feature_names_out")
         ):
             # The transformer named its columns x0, x1, ... after its own
-            # input, which lacks the task column: name them after X instead.
+            # input, which lacks the task column or has numbered columns:
+            # name them after X instead.
             frame = frame.set_axis(self._frame_column_names(), axis=1)
         return frame
 
     def _frame_column_names(self):
         try:
-            return list(self._inner_names(_check_feature_names_in(self)))
+            return list(self._inner_names(self._input_names()))
         except AttributeError as exc:
             raise ValueError(
                 f"{type(self.transformer_).__name__} has no get_feature_names_out, "
@@ -445,6 +491,14 @@ class TaskColumnPassthrough(
                 "a transformer that names its output columns or pass a NumPy "
                 "array."
             ) from exc
+
+
+def _mixed_column_labels(X):
+    """The column labels of a DataFrame that mix strings and other types."""
+    if not _is_dataframe(X):
+        return None
+    is_string = {isinstance(column, str) for column in X.columns}
+    return list(X.columns) if len(is_string) == 2 else None
 
 
 def _insert_dense(transformed, labels, position):

@@ -454,3 +454,61 @@ def test_transform_before_fit():
 
     with pytest.raises(NotFittedError):
         TaskColumnPassthrough(StandardScaler(), task_column=0).transform(_array())
+
+
+# --------------------------------------------------------------------------
+# a named task column next to numbered feature columns
+# --------------------------------------------------------------------------
+
+
+def _numbered_frame(seed=0, n=12):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(n, 2)) * [1.0, 10.0])
+    frame.insert(1, "task", np.array(["a", "b", "c"])[np.arange(n) % 3])
+    return frame
+
+
+@pytest.mark.parametrize("output", ["default", "pandas"])
+def test_numbered_feature_columns_with_named_task_column(output):
+    frame = _numbered_frame()
+    frame_copy = frame.copy()
+    prep = TaskColumnPassthrough(StandardScaler(), task_column="task")
+    transformed = prep.set_output(transform=output).fit_transform(frame)
+    assert transformed.columns.tolist() == [0, "task", 1]
+    assert prep.get_feature_names_out().tolist() == [0, "task", 1]
+    assert prep.n_features_in_ == 3
+    oracle = StandardScaler().fit_transform(frame[[0, 1]])
+    np.testing.assert_allclose(transformed[[0, 1]].to_numpy(), oracle)
+    assert transformed["task"].tolist() == frame["task"].tolist()
+    assert prep.transform(frame).columns.tolist() == [0, "task", 1]
+    pd.testing.assert_frame_equal(frame, frame_copy)
+
+
+def test_numbered_feature_columns_one_hot_names():
+    frame = pd.DataFrame({0: ["x", "y", "x"], "task": ["a", "a", "b"]})
+    encoder = OneHotEncoder(sparse_output=False)
+    prep = TaskColumnPassthrough(encoder, task_column="task")
+    transformed = prep.fit_transform(frame)
+    assert transformed.columns.tolist() == ["0_x", "task", "0_y"]
+    np.testing.assert_array_equal(transformed[["0_x", "0_y"]], [[1, 0], [0, 1], [1, 0]])
+
+
+def test_numbered_feature_columns_feed_a_task_estimator():
+    from skmtl.baseline import PerTaskEstimator
+
+    frame = _numbered_frame()
+    y = frame[0].to_numpy() * 2.0
+    pipe = Pipeline(
+        [
+            ("prep", TaskColumnPassthrough(StandardScaler(), task_column="task")),
+            ("model", PerTaskEstimator(Ridge(alpha=1e-9), task_column="task")),
+        ]
+    ).fit(frame, y)
+    np.testing.assert_allclose(pipe.predict(frame), y, atol=1e-6)
+
+
+def test_numbered_feature_columns_changed_in_transform():
+    frame = _numbered_frame()
+    prep = TaskColumnPassthrough(StandardScaler(), task_column="task").fit(frame)
+    with pytest.raises(ValueError, match="columns of X .* differ from those seen"):
+        prep.transform(frame.rename(columns={1: 2}))
