@@ -10,9 +10,14 @@ the protocol of :mod:`skmtl._compare` and prints a table; ``--json``,
 best model.
 
 A problem with the input is reported as one line on stderr starting with
-``skmtl compare: error:`` and exit status 2; any other failure as one line and
-exit status 1. Set the environment variable ``SKMTL_DEBUG=1`` to get the
-traceback instead.
+``skmtl compare: error:`` and exit status 2, before any model is fitted where
+the data show it (a file that cannot be read, a missing column, an infinite
+value or a stray word in a column of numbers, named by column and row; rows
+are counted from 1 below the header); any other failure as one line and exit
+status 1. Set the environment variable ``SKMTL_DEBUG=1`` to get the traceback
+instead. A model that fails is reported under the table while the others run
+(exit status 0); when every model fails, the table is followed by one error
+line giving each model's error (exit status 2).
 """
 
 import argparse
@@ -40,6 +45,7 @@ from ._compare import (
     best_result,
     build_model,
     check_enough_rows,
+    check_some_model_ran,
     format_results,
     inner_folds_for,
     make_splits,
@@ -60,6 +66,9 @@ TSV_SUFFIXES = (".tsv", ".tsv.gz", ".tab")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 DEFAULT_N_SPLITS = 10
 DEFAULT_TEST_SIZE = 0.25
+#: A text column whose values are numbers but for at most this share is taken
+#: for a numeric column with typing errors (and refused), not for categories.
+NUMERIC_STRAY_SHARE = 0.1
 
 _EPILOG = """examples:
   skmtl compare
@@ -70,6 +79,13 @@ _EPILOG = """examples:
       --json sales.json --plot sales.png --save-model sales.pkl
   skmtl compare --data labels.parquet --targets spam urgent personal --cv 5
       wide data: one target column per task, all tasks on the same rows
+
+exit status:
+  0  the table was printed; a model that failed is listed under it
+  1  an unexpected error (SKMTL_DEBUG=1 shows the traceback)
+  2  a problem with the data or the options, or every model failed: one line
+     on stderr says what and how to fix it (rows are counted from 1 below
+     the header)
 
 models:
 """ + "\n".join(f"  {name:<17} {spec.description}" for name, spec in MODELS.items())
@@ -397,27 +413,71 @@ def _require_pandas():
 def _read_table(path):
     """Read a CSV or Parquet file into a DataFrame."""
     pd = _require_pandas()
+    if path.is_dir():
+        raise CompareError(
+            f"--data {path}: is a directory; give a CSV or Parquet file."
+        )
     if not path.is_file():
         raise CompareError(f"--data {path}: no such file.")
     name = path.name.lower()
     try:
-        if name.endswith(CSV_SUFFIXES):
-            return pd.read_csv(path)
-        if name.endswith(TSV_SUFFIXES):
-            return pd.read_csv(path, sep="\t")
+        if name.endswith(CSV_SUFFIXES + TSV_SUFFIXES):
+            return _read_csv(path, "," if name.endswith(CSV_SUFFIXES) else "\t")
         if name.endswith(PARQUET_SUFFIXES):
             return pd.read_parquet(path)
+    except CompareError:
+        raise
     except ImportError as exc:
         raise CompareError(
             f"reading {path} needs a Parquet engine: pip install pyarrow ({exc})"
         ) from None
-    except (ValueError, OSError) as exc:
+    except UnicodeDecodeError as exc:
+        raise CompareError(_not_utf8_message(path, exc)) from None
+    except pd.errors.EmptyDataError:
+        raise CompareError(
+            f"{path} is empty: expected a header line naming the columns, then "
+            "one line per example."
+        ) from None
+    except pd.errors.ParserError as exc:
+        raise CompareError(
+            f"cannot read {path}: {one_line(exc)}. Expected one value per column "
+            "of the header on every line; quote values that contain the delimiter."
+        ) from None
+    except (ValueError, OSError, EOFError) as exc:
         raise CompareError(f"cannot read {path}: {one_line(exc)}") from None
     suffix = "".join(path.suffixes) or "(no suffix)"
     raise CompareError(
         f"--data {path}: unknown file format {suffix!r}; "
         f"expected CSV ({', '.join(CSV_SUFFIXES + TSV_SUFFIXES)}) or Parquet "
         f"({', '.join(PARQUET_SUFFIXES)})."
+    )
+
+
+def _read_csv(path, sep):
+    """Read a delimited text file; refuse a header that repeats a name."""
+    import pandas as pd
+
+    frame = pd.read_csv(path, sep=sep)
+    # pandas renames a repeated name "x" to "x.1": the copy would silently
+    # become a feature (the target's copy, a perfect one).
+    header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str)
+    names = [str(name) for name in header.iloc[0] if name == name]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise CompareError(
+            f"the header of {path} names column(s) {repeated} more than once; "
+            "give every column its own name."
+        )
+    return frame
+
+
+def _not_utf8_message(path, exc):
+    byte = exc.object[exc.start : exc.start + 1].hex()
+    return (
+        f"cannot read {path}: it is not UTF-8 text (byte 0x{byte} at position "
+        f"{exc.start}). Save it as UTF-8 (for example 'CSV UTF-8' in a "
+        f"spreadsheet) or convert it, for example: iconv -f latin1 -t utf-8 "
+        f"{path.name} > utf8-{path.name}"
     )
 
 
@@ -443,7 +503,7 @@ def _check_columns(frame, args, source):
     if missing:
         raise CompareError(
             f"column(s) {missing} not in {source}; available columns: "
-            f"{list(frame.columns)}."
+            f"{list(frame.columns)}.{_delimiter_hint(frame)}"
         )
     if args.task_column is not None and args.task_column == args.target:
         raise CompareError(
@@ -457,7 +517,23 @@ def _check_columns(frame, args, source):
             "not features."
         )
     if frame.empty:
-        raise CompareError(f"{source} has no rows.")
+        raise CompareError(
+            f"{source} has a header but no rows: expected one row per example "
+            "below the header."
+        )
+
+
+def _delimiter_hint(frame):
+    """Why a file read as one column may not be comma-separated."""
+    if len(frame.columns) != 1:
+        return ""
+    found = [sep for sep in (";", "\t", "|") if sep in frame.columns[0]]
+    if not found:
+        return ""
+    return (
+        f" The file seems to be separated by {found[0]!r}: save it with commas "
+        "(.csv) or tabs (.tsv)."
+    )
 
 
 def _drop_missing(frame, args, notes):
@@ -480,10 +556,167 @@ def _drop_missing(frame, args, notes):
         if n
     ]
     notes.append(("rows", "dropped " + ", ".join(counts) if counts else "none dropped"))
-    frame = frame.loc[keep].reset_index(drop=True)
+    frame = frame.loc[keep]
     if frame.empty:
-        raise CompareError("no rows left after dropping the rows without a target.")
+        names = args.targets if args.targets is not None else [args.target]
+        raise CompareError(
+            f"no rows left after dropping the rows without a target: the target "
+            f"column(s) {names} are empty in every row"
+            + ("" if args.targets is not None else " that has a task")
+            + ". Check --target (or --targets)."
+        )
     return frame, dropped
+
+
+def _rows(labels):
+    """``"row 17"`` or ``"rows 3, 9 and 12"``: rows of the file, for messages."""
+    labels = [int(label) for label in labels]
+    if len(labels) == 1:
+        return f"row {labels[0]}"
+    shown = ", ".join(map(str, labels[:5]))
+    if len(labels) > 5:
+        return f"rows {shown}, ... ({len(labels)} in all)"
+    return f"rows {shown.rsplit(', ', 1)[0]} and {labels[-1]}"
+
+
+def _non_numbers(values):
+    """The non-missing values of a column that are not numbers."""
+    import pandas as pd
+
+    observed = values.dropna()
+    return observed[pd.to_numeric(observed, errors="coerce").isna()]
+
+
+def _mostly_numbers(values):
+    """Whether a text column is numbers but for a few stray values."""
+    observed = values.dropna()
+    stray = _non_numbers(observed)
+    return len(observed) > 0 and len(stray) <= NUMERIC_STRAY_SHARE * len(observed)
+
+
+def _stray_text(column, values):
+    """``"column 'x' holds numbers except 1 value: 'n/a?' (row 4)"``."""
+    stray = _non_numbers(values)
+    examples = ", ".join(repr(v) for v in dict.fromkeys(stray.astype(str)))
+    examples = examples if len(examples) <= 80 else examples[:77] + "..."
+    plural = "value" if len(stray) == 1 else "values"
+    return (
+        f"column {column!r} holds numbers except {len(stray)} {plural}: "
+        f"{examples} ({_rows(stray.index)}; rows counted from 1 below the header)"
+    )
+
+
+def _overflow_limit(n_rows):
+    """Largest magnitude whose squares, summed over the rows, stay finite."""
+    return float(np.sqrt(np.finfo(np.float64).max / max(n_rows, 1)))
+
+
+def _check_target_values(frame, args):
+    """Refuse stray words, infinite values and overflowing magnitudes."""
+    columns = args.targets if args.targets is not None else [args.target]
+    for column in columns:
+        values = frame[column]
+        if not _is_numeric(values):
+            if not args.classification and _mostly_numbers(values):
+                raise CompareError(
+                    f"target {_stray_text(column, values)}; expected numbers "
+                    "only. Correct these cells or empty them (rows with no "
+                    "target are dropped), or give --classification to treat "
+                    "every distinct value as a class."
+                )
+            continue
+        infinite = values[np.isinf(values.astype(float))]
+        if len(infinite):
+            plural = "value" if len(infinite) == 1 else "values"
+            raise CompareError(
+                f"target column {column!r} has {len(infinite)} infinite "
+                f"{plural} ({_rows(infinite.index)}; rows counted from 1 below "
+                "the header); expected finite numbers. Correct these cells or "
+                "empty them (rows with no target are dropped)."
+            )
+        largest = float(values.abs().max())
+        if not args.classification and largest > _overflow_limit(len(values)):
+            raise CompareError(
+                f"target column {column!r} reaches {largest:.3g}: its squares "
+                "overflow float64, so R^2 and RMSE cannot be computed. Divide "
+                "the target by a power of ten (for example "
+                f"{10.0 ** np.floor(np.log10(largest)):.0e}) and run again."
+            )
+
+
+def _check_feature_values(frame, numeric, categorical, args):
+    """Refuse infinite values and text columns of numbers with stray words."""
+    for column in categorical:
+        values = frame[column]
+        if column not in args.categorical and _mostly_numbers(values):
+            raise CompareError(
+                f"feature {_stray_text(column, values)}; expected numbers only. "
+                "Correct these cells or empty them (an empty cell is imputed), "
+                f"or give --categorical {column} to use the column as categories."
+            )
+    infinite = {}
+    for column in numeric:
+        values = frame[column].astype(float)
+        rows = values.index[np.isinf(values.to_numpy())]
+        if len(rows):
+            infinite[column] = rows
+    if infinite:
+        listed = ", ".join(
+            f"{column!r} ({_rows(rows)})" for column, rows in infinite.items()
+        )
+        n_values = sum(len(rows) for rows in infinite.values())
+        raise CompareError(
+            f"{n_values} infinite {'value' if n_values == 1 else 'values'} in "
+            f"feature column(s) {listed}, rows counted from 1 below the "
+            "header; expected finite numbers. Correct these cells or empty "
+            "them (an empty cell is imputed)."
+        )
+
+
+def _needs_rescaling(frame, numeric, notes):
+    """Whether numeric columns must be scaled before they are standardised.
+
+    Standardising a column whose squares overflow float64 gives NaN;
+    dividing every numeric column by its largest absolute value first
+    changes nothing else, since standardising ignores the scale.
+    """
+    limit = _overflow_limit(len(frame))
+    huge = {}
+    for column in numeric:
+        largest = float(frame[column].astype(float).abs().max())
+        if largest > limit:
+            huge[column] = largest
+    if not huge:
+        return False
+    listed = ", ".join(f"{column!r} (up to {v:.3g})" for column, v in huge.items())
+    notes.append(
+        (
+            "scaling",
+            f"column(s) {listed} too large for float64 squares: numeric columns "
+            "are divided by their largest absolute value in the training part "
+            "before being standardised",
+        )
+    )
+    return True
+
+
+def _check_tiny_columns(frame, numeric):
+    """Refuse columns too small to be standardised.
+
+    Their squares underflow float64: standardising leaves them unscaled (a
+    variance of 0 reads as a constant column) and every model ignores them.
+    """
+    smallest = float(np.sqrt(np.finfo(np.float64).tiny))
+    for column in numeric:
+        largest = float(frame[column].astype(float).abs().max())
+        if 0.0 < largest < smallest:
+            factor = 10.0 ** -np.floor(np.log10(largest))
+            raise CompareError(
+                f"feature column {column!r} holds only values smaller than "
+                f"{largest:.3g} in magnitude: their squares underflow float64, "
+                "so the column cannot be standardised and would be ignored. "
+                f"Multiply it by a power of ten (for example {factor:.0e})."
+            )
 
 
 def _is_numeric(series):
@@ -511,9 +744,12 @@ def _task_type(frame, args, notes):
         )
     if args.regression:
         if not numeric:
+            text = next(c for c in columns if not _is_numeric(targets[c]))
+            examples = _non_numbers(targets[text]).astype(str).unique()[:3]
             raise CompareError(
-                f"--regression: the {name} not numeric "
-                f"(for example {targets.iloc[0, 0]!r})."
+                f"--regression: the {name} not numeric (for example "
+                f"{', '.join(map(repr, examples))} in column {text!r}); give "
+                "the column of numbers to predict, or --classification."
             )
         notes.append(("task", "regression (--regression)"))
         return "regression"
@@ -575,14 +811,17 @@ def _check_targets(frame, y, tasks, args, task_type):
         classes = set(y[~_missing(y)].tolist()) if y.ndim == 2 else set(y.tolist())
         if len(classes) < 2:
             raise CompareError(
-                f"the target has a single class ({classes.pop()!r}); "
-                "classification needs at least two."
+                f"the target has a single class ({classes.pop()!r}) in every "
+                "row; classification needs at least two. Check --target (or "
+                "--targets)."
             )
         return
     if args.targets is not None:
-        per_task = frame[args.targets].nunique()
+        observed = frame[args.targets]
     else:
-        per_task = frame[args.target].groupby(tasks.to_numpy()).nunique()
+        observed = frame[args.target].groupby(tasks.to_numpy())
+    # A task with one row is "too few rows", reported after this check.
+    per_task = observed.nunique()[observed.count() > 1]
     constant = [task for task, n in per_task.items() if n < 2]
     if constant:
         shown = constant[:10] + (["..."] if len(constant) > 10 else [])
@@ -704,11 +943,17 @@ def _prepare(frame, args, source):
     """Build the :class:`Dataset` and the notes of every decision taken."""
     notes = []
     _check_columns(frame, args, source)
+    # Messages name rows as the file's data rows, counted from 1.
+    frame = frame.set_axis(np.arange(1, len(frame) + 1))
     frame, dropped = _drop_missing(frame, args, notes)
+    _check_target_values(frame, args)
     task_type = _task_type(frame, args, notes)
     y, tasks = _targets_and_tasks(frame, args, task_type)
     _check_targets(frame, y, tasks, args, task_type)
     numeric, categorical = _feature_roles(frame, args, notes)
+    _check_feature_values(frame, numeric, categorical, args)
+    _check_tiny_columns(frame, numeric)
+    rescale = _needs_rescaling(frame, numeric, notes)
     features = _feature_table(frame, numeric, categorical)
     _check_missing_features(features, args.impute, notes)
     n_encoded = _describe_features(
@@ -717,7 +962,7 @@ def _prepare(frame, args, source):
     if tasks is not None:
         features.insert(0, args.task_column, tasks)
     dataset = Dataset(
-        X=features,
+        X=features.reset_index(drop=True),
         y=y,
         task_column=args.task_column,
         task_type=task_type,
@@ -727,6 +972,7 @@ def _prepare(frame, args, source):
         impute=args.impute,
         max_categories=args.max_categories,
         source=source,
+        rescale=rescale,
     )
     info = {"rows_dropped": dropped, "n_encoded_columns": n_encoded}
     return dataset, notes, info
@@ -1054,6 +1300,7 @@ def compare(args):
     results = _run(args, dataset, splits, runnable, inner_folds)
     table = _table_results(requested, results, skipped)
     print(format_results(table, dataset))
+    check_some_model_ran(results)
     report = {
         "settings": _settings(args, dataset.task_type, requested),
         "dataset": dataset,

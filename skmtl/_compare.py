@@ -41,7 +41,7 @@ from sklearn.linear_model import LogisticRegressionCV, RidgeCV
 from sklearn.metrics import accuracy_score, log_loss, mean_squared_error, r2_score
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import MaxAbsScaler, OneHotEncoder, StandardScaler
 from sklearn.utils.parallel import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
@@ -129,6 +129,9 @@ class Dataset:
         Most indicator columns per categorical column.
     source : str, default=""
         Where the data come from, for messages.
+    rescale : bool, default=False
+        Divide the numeric columns by their largest absolute value before
+        standardising them: for columns whose squares overflow float64.
     """
 
     X: object
@@ -141,6 +144,7 @@ class Dataset:
     impute: str = "mean"
     max_categories: int = 20
     source: str = ""
+    rescale: bool = False
 
     @property
     def layout(self):
@@ -193,7 +197,8 @@ def build_preprocessor(dataset):
     """The preprocessing step, fitted on the training part of every split.
 
     Numeric columns: missing values imputed (unless ``impute="none"``), then
-    standardised; categorical columns: one-hot encoded, a missing value being
+    standardised (after division by their largest absolute value when
+    ``dataset.rescale``); categorical columns: one-hot encoded, a missing value being
     a category of its own, at most ``max_categories`` indicators per column
     (rarer categories, and categories unseen in training, share an
     "infrequent" indicator). The task column is passed through unchanged.
@@ -212,6 +217,8 @@ def build_preprocessor(dataset):
         if dataset.impute != "none":
             imputer = SimpleImputer(strategy=dataset.impute, keep_empty_features=True)
             steps.insert(0, ("impute", imputer))
+        if dataset.rescale:
+            steps.insert(0, ("rescale", MaxAbsScaler()))
         parts.append(("numeric", Pipeline(steps), list(dataset.numeric_columns)))
     if dataset.categorical_columns:
         parts.append(
@@ -887,6 +894,8 @@ class ModelResult:
     status : {"ok", "failed", "skipped"}
     reason : str or None
         Why the model failed or was skipped.
+    error : str or None
+        The first error of a failed model, on one line.
     scores : dict
         ``{metric key: [value of every split]}`` (``nan`` where it failed).
     fit_time : list of float
@@ -905,6 +914,7 @@ class ModelResult:
     name: str
     status: str = "ok"
     reason: str = None
+    error: str = None
     scores: dict = field(default_factory=dict)
     fit_time: list = field(default_factory=list)
     task_scores: dict = field(default_factory=dict)
@@ -1001,6 +1011,7 @@ def collect(name, outcomes, n_splits):
     failed = [o for o in by_split if o.error is not None]
     if failed:
         result.status = "failed"
+        result.error = failed[0].error
         result.reason = (
             f"failed on {len(failed)} of {n_splits} split(s); first "
             f"(split {failed[0].split}): {failed[0].error}"
@@ -1077,6 +1088,36 @@ def run_comparison(
     results = [collect(name, outcomes[name], len(splits)) for name in models]
     count_improved_tasks(results)
     return results
+
+
+def check_some_model_ran(results):
+    """Raise a :class:`CompareError` when every model failed.
+
+    A comparison where some models fail still answers the question for the
+    others (the table gives every failure); one where all fail answers
+    nothing, and the reason is almost always the data.
+
+    Parameters
+    ----------
+    results : list of ModelResult
+        The models that ran (skipped ones excluded).
+    """
+    if not results or any(result.ok for result in results):
+        return
+    errors = {result.name: _shorten(result.error or "") for result in results}
+    if len(set(errors.values())) == 1:
+        why = f"with the same error: {next(iter(errors.values()))}"
+    else:
+        why = "; ".join(f"{name}: {error}" for name, error in errors.items())
+    raise CompareError(
+        f"every model failed, so there is nothing to compare "
+        f"({', '.join(errors)} {why.rstrip('.')}). Fix the data or the options "
+        "and run again."
+    )
+
+
+def _shorten(text, width=200):
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def best_result(results, *, multi_task_only=False):
