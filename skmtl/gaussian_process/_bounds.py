@@ -26,8 +26,8 @@ from sklearn.exceptions import ConvergenceWarning
 from ._task_kernel import KAPPA_BOUNDS, NOISE_BOUNDS
 
 #: A lower bound of ``kappa`` or of the noise is reported when it exceeds
-#: this fraction of the mean square of the task's (normalised) targets: below
-#: it, its effect on the fit is negligible.
+#: this fraction of the mean square of the task's targets (in normalised
+#: units, not centred): below it, its effect on the fit is negligible.
 NEGLIGIBLE_LOWER_BOUND = 1e-4
 #: How far beyond its bound a kernel hyper-parameter is moved (in log space,
 #: a factor of about 1e20) to tell whether the bound matters.
@@ -119,7 +119,8 @@ def _on_bound(value, bounds, mean_square):
     log_value, log_bounds = np.log(value), np.log(bounds)
     if np.isclose(log_bounds[1], log_value):
         return "upper"
-    lower_matters = bounds[0] >= NEGLIGIBLE_LOWER_BOUND * mean_square
+    # All-zero targets: every small value fits them equally well.
+    lower_matters = 0 < NEGLIGIBLE_LOWER_BOUND * mean_square <= bounds[0]
     if np.isclose(log_bounds[0], log_value) and lower_matters:
         return "lower"
     return None
@@ -172,7 +173,8 @@ def warn_on_bounds(layout, theta, X, tasks, mean_squares):
     tasks : ndarray of shape (n_tasks,)
         Task labels, to name the task of a ``kappa`` or a noise.
     mean_squares : ndarray of shape (n_tasks,)
-        Mean square of every task's (normalised) training targets.
+        Mean square of every task's training targets (not centred), in the
+        units of the normalised targets.
     """
     messages = []
     for q, kernel in enumerate(layout.kernels):

@@ -526,9 +526,14 @@ class MultiTaskGaussianProcessRegressor(
         return self
 
     def _target_mean_squares(self):
-        """Mean square of every task's normalised training targets."""
+        """Mean square of every task's targets, in normalised units.
+
+        The targets themselves, not centred: a constant task has a scale.
+        """
         task_index = self._observations.task_index
-        sums = np.bincount(task_index, self.y_train_**2, minlength=self.n_tasks_)
+        offset = self._y_train_mean / self._y_train_std
+        targets = self.y_train_ + offset[task_index]
+        sums = np.bincount(task_index, targets**2, minlength=self.n_tasks_)
         return sums / np.bincount(task_index, minlength=self.n_tasks_)
 
     def _check_finite_start(self, layout):

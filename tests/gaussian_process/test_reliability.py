@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import (
@@ -264,3 +265,89 @@ def test_predictions_that_overflow_are_an_error_not_nan(output):
             model.sample_y(X_query)
         else:
             model.predict(X_query, **{f"return_{output}": True})
+
+
+# --------------------------------------------------------------------------
+# 3. sparse input: scikit-learn's TypeError, in fit and at prediction
+# --------------------------------------------------------------------------
+
+SPARSE_MESSAGE = r"Sparse data was passed.*dense data is required.*\.toarray\(\)"
+
+
+@pytest.mark.parametrize("layout", ["single", "long"])
+def test_sparse_input_is_refused_with_sklearns_type_error(layout):
+    X, y = _long_data()
+    params = {"task_column": 0} if layout == "long" else {}
+    if layout == "single":
+        X = X[:, 1:]
+    model = MultiTaskGaussianProcessRegressor(random_state=0, **params)
+    with pytest.raises(TypeError, match=SPARSE_MESSAGE):
+        model.fit(sp.csr_matrix(X), y)
+    model.fit(X, y)
+    for method in (model.predict, model.sample_y):
+        with pytest.raises(TypeError, match=SPARSE_MESSAGE):
+            method(sp.csr_matrix(X))
+
+
+# --------------------------------------------------------------------------
+# 4. scikit-learn's test_gpr.py cases, with one task
+# --------------------------------------------------------------------------
+
+X2_SK = np.atleast_2d([2.0, 4.0, 5.5, 6.5, 7.5]).T
+SKLEARN_KERNELS = [
+    RBF(length_scale=1.0),
+    ConstantKernel(1.0, (1e-2, 1e2))
+    * RBF(length_scale=1.0, length_scale_bounds=(1e-3, 1e3)),
+]
+
+
+@pytest.mark.parametrize("kernel", SKLEARN_KERNELS)
+def test_y_normalization_as_sklearn(kernel):
+    """sklearn's test_y_normalization: normalize_y equals fitting normalised y."""
+    y_mean, y_std = np.mean(Y_SK), np.std(Y_SK)
+    plain = MultiTaskGaussianProcessRegressor(kernel, normalize_y=False)
+    plain.fit(X_SK, (Y_SK - y_mean) / y_std)
+    normalised = MultiTaskGaussianProcessRegressor(kernel).fit(X_SK, Y_SK)
+    mean, std = plain.predict(X2_SK, return_std=True)
+    mean_norm, std_norm = normalised.predict(X2_SK, return_std=True)
+    np.testing.assert_almost_equal(mean * y_std + y_mean, mean_norm)
+    np.testing.assert_almost_equal(std * y_std, std_norm)
+    _, cov = plain.predict(X2_SK, return_cov=True)
+    _, cov_norm = normalised.predict(X2_SK, return_cov=True)
+    np.testing.assert_almost_equal(cov * y_std**2, cov_norm)
+
+
+@pytest.mark.parametrize("kernel", SKLEARN_KERNELS)
+def test_duplicate_input_as_sklearn(kernel):
+    """sklearn's test_duplicate_input: equal inputs with different targets."""
+    equal = MultiTaskGaussianProcessRegressor(kernel, alpha=1e-2)
+    similar = MultiTaskGaussianProcessRegressor(kernel, alpha=1e-2)
+    equal.fit(np.vstack((X_SK, X_SK[0])), np.hstack((Y_SK, Y_SK[0] + 1)))
+    similar.fit(np.vstack((X_SK, X_SK[0] + 1e-15)), np.hstack((Y_SK, Y_SK[0] + 1)))
+    X_test = np.linspace(0, 10, 100)[:, None]
+    mean_equal, std_equal = equal.predict(X_test, return_std=True)
+    mean_similar, std_similar = similar.predict(X_test, return_std=True)
+    np.testing.assert_almost_equal(mean_equal, mean_similar)
+    np.testing.assert_almost_equal(std_equal, std_similar)
+
+
+def test_constant_targets_fit_without_false_bound_alarm():
+    """sklearn's test_constant_target, one task and a constant second task.
+
+    A constant task's normalised targets are all 0; its noise (and kappa)
+    at the lower bound is no reason to warn: the bound is negligible next
+    to the targets themselves (before, the mean square of the centred
+    targets, 0, made every lower bound count).
+    """
+    rng = np.random.RandomState(0)
+    Y = np.column_stack([rng.normal(size=len(X_SK)), np.full(len(X_SK), 2.0)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        single = MultiTaskGaussianProcessRegressor(RBF())
+        single.fit(X_SK, np.ones(len(X_SK)))
+        wide = MultiTaskGaussianProcessRegressor(random_state=0).fit(X_SK, Y)
+    np.testing.assert_allclose(single.predict(X_SK), 1.0)
+    mean, cov = wide.predict(X_SK, return_cov=True)
+    np.testing.assert_allclose(mean[:, 1], 2.0)
+    assert mean.shape == (len(X_SK), 2)
+    assert cov.shape == (len(X_SK), len(X_SK), 2)
