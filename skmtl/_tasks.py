@@ -553,7 +553,7 @@ def missing_as_nan(y):
     return values
 
 
-def _check_label_types(labels, name):
+def check_label_types(labels, name):
     """Class labels as one array type; refuse a mix of strings and numbers.
 
     Object arrays of numbers (left after removing ``None`` cells) become
@@ -611,7 +611,7 @@ def _check_targets_1d(y, y_numeric):
         )
     if len(y) and missing_mask(np.asarray(y)).any():
         raise ValueError("y contains NaN or None; every row needs a target.")
-    return _check_label_types(y, "y")
+    return check_label_types(y, "y")
 
 
 def _check_lengths(n_rows, y):
@@ -760,7 +760,7 @@ def _shared_rows_task_data(estimator, X, y, sample_weight, y_numeric, accept_spa
         targets = Y[rows, task_index]
         return TaskData(
             X=X_checked,
-            y=targets if y_numeric else _check_label_types(targets, "Y"),
+            y=targets if y_numeric else check_label_types(targets, "Y"),
             task_index=task_index.astype(np.intp),
             sample_weight=sample_weight[rows],
             tasks=tasks,

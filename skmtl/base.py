@@ -2,14 +2,19 @@
 
 In long and single-task format the score is sklearn's: pooled R^2 (the
 "explained variance" of the School literature) for regressors, accuracy for
-classifiers. In wide format, where ``NaN`` marks an unobserved target, each
-task is scored on its observed rows and the scores are averaged over tasks;
-with a fully observed ``Y`` this equals sklearn's ``uniform_average``.
+classifiers. In wide format, where ``NaN`` (or ``None``, ``pd.NA``) marks an
+unobserved target, each task is scored on its observed rows and the scores are
+averaged over tasks; with a fully observed ``Y`` this equals sklearn's
+``uniform_average``. A task with no observed row (or only rows of weight 0)
+among the rows given is left out of the average, as in
+:func:`skmtl.metrics.task_averaged_score`.
 """
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, r2_score
+
+from ._tasks import check_label_types, missing_mask
 
 
 def score_predictions(y_true, y_pred, sample_weight=None, *, classifier=False):
@@ -18,7 +23,8 @@ def score_predictions(y_true, y_pred, sample_weight=None, *, classifier=False):
     Parameters
     ----------
     y_true : array-like of shape (n_samples,) or (n_samples, n_tasks)
-        True targets; in 2-D, ``NaN`` marks an unobserved cell.
+        True targets; in 2-D, ``NaN``, ``None`` or ``pd.NA`` marks an
+        unobserved cell.
     y_pred : array-like of the same shape
         Predictions.
     sample_weight : array-like of shape (n_samples,), default=None
@@ -29,6 +35,13 @@ def score_predictions(y_true, y_pred, sample_weight=None, *, classifier=False):
     Returns
     -------
     score : float
+        In 2-D, the mean over the tasks with an observed row of positive
+        weight; a task without one is left out.
+
+    Raises
+    ------
+    ValueError
+        In 2-D, when no task has an observed row of positive weight.
 
     Examples
     --------
@@ -42,23 +55,43 @@ def score_predictions(y_true, y_pred, sample_weight=None, *, classifier=False):
     y_pred = np.asarray(y_pred)
     if y_true.ndim == 1 or (y_true.ndim == 2 and y_true.shape[1] == 1):
         return metric(y_true.reshape(y_pred.shape), y_pred, sample_weight=sample_weight)
-    observed = _observed(y_true)
     weights = (
         np.ones(len(y_true))
         if sample_weight is None
         else np.asarray(sample_weight, dtype=float)
     )
     scores = [
-        metric(y_true[rows, t], y_pred[rows, t], sample_weight=weights[rows])
-        for t, rows in enumerate(observed.T)
+        metric(_targets(y_true[rows, t], classifier), y_pred[rows, t], sample_weight=w)
+        for t, rows, w in _scored_tasks(y_true, weights)
     ]
     return float(np.mean(scores))
 
 
-def _observed(Y):
-    if Y.dtype.kind == "f":
-        return ~np.isnan(Y)
-    return ~np.asarray(np.equal(Y, None) | (Y != Y), dtype=bool)
+def _scored_tasks(Y, weights):
+    """``(t, rows, weights)`` of the tasks with observed, weighted rows in ``Y``."""
+    observed = ~missing_mask(Y)
+    tasks = [
+        (t, rows, weights[rows])
+        for t, rows in enumerate(observed.T)
+        if rows.any() and weights[rows].sum() > 0
+    ]
+    if not tasks:
+        raise ValueError(
+            f"No task of Y has an observed target with positive weight in the "
+            f"{len(Y)} rows given (every cell is NaN, None or of weight 0), so "
+            "there is nothing to score. Score on rows where at least one task "
+            "is observed."
+        )
+    return tasks
+
+
+def _targets(values, classifier):
+    """Observed cells of an object ``Y`` as numbers, or as one label type."""
+    if values.dtype.kind != "O":
+        return values
+    if classifier:
+        return check_label_types(values, "Y")
+    return values.astype(np.float64)
 
 
 class MultiTaskRegressorMixin(RegressorMixin):

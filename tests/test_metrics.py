@@ -464,3 +464,96 @@ def test_inputs_are_not_modified():
     normalized_mse(Y_true, Y_pred, sample_weight=weight)
     for before, after in zip(copies, [Y_true, Y_pred, weight]):
         np.testing.assert_array_equal(before, after)
+
+
+# --------------------------------------------------------------------------
+# the estimators' score on rows where a task is unobserved
+# --------------------------------------------------------------------------
+
+
+def _wide_regression(n=20):
+    rng = np.random.RandomState(0)
+    X = rng.randn(n, 2)
+    Y = np.column_stack([X[:, 0], X[:, 1] + 0.3 * rng.randn(n), X.sum(axis=1)])
+    Y[: n // 2, 2] = np.nan  # task 2 is observed in the second half only
+    return X, Y
+
+
+def _wide_regressors():
+    from skmtl.baseline import PerTaskEstimator, PooledEstimator
+    from skmtl.linear_model import MeanRegularizedRegressor
+
+    return [
+        PerTaskEstimator(Ridge()),
+        PooledEstimator(Ridge()),
+        MeanRegularizedRegressor(),
+    ]
+
+
+@pytest.mark.parametrize("model", _wide_regressors(), ids=lambda m: type(m).__name__)
+def test_score_skips_a_task_unobserved_in_the_rows_given(model):
+    X, Y = _wide_regression()
+    model.fit(X, Y)
+    X_part, Y_part = X[:10], Y[:10]
+    prediction = model.predict(X_part)
+    expected = np.mean([r2_score(Y_part[:, t], prediction[:, t]) for t in (0, 1)])
+    assert model.score(X_part, Y_part) == pytest.approx(expected, rel=1e-12)
+    assert model.score(X_part, Y_part) == pytest.approx(
+        task_averaged_score(Y_part, prediction), rel=1e-12
+    )
+
+
+def test_score_skips_a_task_of_zero_weight():
+    from skmtl.linear_model import MeanRegularizedRegressor
+
+    X, Y = _wide_regression()
+    model = MeanRegularizedRegressor().fit(X, Y)
+    weights = np.where(np.isnan(Y[:, 2]), 1.0, 0.0)
+    weights[:5] = 2.0
+    prediction = model.predict(X)
+    expected = np.mean(
+        [r2_score(Y[:, t], prediction[:, t], sample_weight=weights) for t in (0, 1)]
+    )
+    assert model.score(X, Y, sample_weight=weights) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("model", _wide_regressors(), ids=lambda m: type(m).__name__)
+def test_score_without_any_observed_target_raises(model):
+    X, Y = _wide_regression()
+    model.fit(X, Y)
+    with pytest.raises(ValueError, match="No task of Y has an observed target"):
+        model.score(X[:3], np.full((3, 3), np.nan))
+
+
+@pytest.mark.parametrize("marker", [None, pd.NA])
+def test_score_object_targets_with_missing_markers(marker):
+    from sklearn.linear_model import LogisticRegression
+
+    from skmtl.baseline import PerTaskEstimator
+    from skmtl.linear_model import MeanRegularizedRegressor
+
+    X, Y = _wide_regression()
+    observed = ~np.isnan(Y)
+    Y_object = Y.astype(object)
+    Y_object[~observed] = marker
+    regressor = MeanRegularizedRegressor().fit(X, Y)
+    prediction = regressor.predict(X)
+    expected = np.mean(
+        [
+            r2_score(Y[observed[:, t], t], prediction[observed[:, t], t])
+            for t in range(3)
+        ]
+    )
+    assert regressor.score(X, Y_object) == pytest.approx(expected, rel=1e-12)
+
+    labels = (Y > 0).astype(object)
+    labels[~observed] = marker
+    classifier = PerTaskEstimator(LogisticRegression()).fit(X, labels)
+    predicted = classifier.predict(X)
+    expected = np.mean(
+        [
+            accuracy_score((Y[observed[:, t], t] > 0), predicted[observed[:, t], t])
+            for t in range(3)
+        ]
+    )
+    assert classifier.score(X, labels) == pytest.approx(expected)
