@@ -38,6 +38,7 @@ from sklearn.metrics import r2_score
 
 from ._tasks import (
     _is_dataframe,
+    missing_as_nan,
     missing_mask,
     per_task_rows,
     task_labels,
@@ -463,6 +464,7 @@ def _as_float_2d(values, name):
 
 
 def _as_float(values, name):
+    values = missing_as_nan(values)  # None and pd.NA are unobserved, as NaN
     try:
         if hasattr(values, "to_numpy"):
             values = values.to_numpy(dtype=np.float64, na_value=np.nan)

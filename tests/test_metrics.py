@@ -557,3 +557,20 @@ def test_score_object_targets_with_missing_markers(marker):
         ]
     )
     assert classifier.score(X, labels) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("marker", [None, pd.NA])
+def test_object_targets_with_missing_markers_are_unobserved(marker):
+    rng = np.random.RandomState(3)
+    Y = rng.randn(8, 2)
+    P = Y + 0.5 * rng.randn(8, 2)
+    Y[[1, 4], 0] = np.nan
+    Y_object = Y.astype(object)
+    Y_object[np.isnan(Y)] = marker
+    assert task_scores(Y_object, P) == pytest.approx(task_scores(Y, P))
+    rows = ~np.isnan(Y[:, 0])
+    assert task_scores(Y_object, P)[0] == pytest.approx(
+        r2_score(Y[rows, 0], P[rows, 0])
+    )
+    assert task_averaged_score(Y_object, P) == pytest.approx(task_averaged_score(Y, P))
+    assert normalized_mse(Y_object, P) == pytest.approx(normalized_mse(Y, P))
