@@ -558,12 +558,17 @@ def _drop_missing(frame, args, notes):
     notes.append(("rows", "dropped " + ", ".join(counts) if counts else "none dropped"))
     frame = frame.loc[keep]
     if frame.empty:
-        names = args.targets if args.targets is not None else [args.target]
+        if args.targets is not None:
+            why = f"the target columns {args.targets} are empty in every row"
+        elif no_target.all():
+            why = f"the target column {args.target!r} is empty in every row"
+        elif no_task.all():
+            why = f"the task column {args.task_column!r} is empty in every row"
+        else:
+            why = "no row has both a target and a task"
         raise CompareError(
-            f"no rows left after dropping the rows without a target: the target "
-            f"column(s) {names} are empty in every row"
-            + ("" if args.targets is not None else " that has a task")
-            + ". Check --target (or --targets)."
+            f"no rows left after dropping the rows without a target or task: "
+            f"{why}. Check --target and --task-column (or --targets)."
         )
     return frame, dropped
 
@@ -587,11 +592,38 @@ def _non_numbers(values):
     return observed[pd.to_numeric(observed, errors="coerce").isna()]
 
 
+def _is_text(values):
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
+    return is_object_dtype(values) or is_string_dtype(values)
+
+
 def _mostly_numbers(values):
     """Whether a text column is numbers but for a few stray values."""
+    if not _is_text(values):
+        return False
     observed = values.dropna()
     stray = _non_numbers(observed)
-    return len(observed) > 0 and len(stray) <= NUMERIC_STRAY_SHARE * len(observed)
+    return 0 < len(stray) <= NUMERIC_STRAY_SHARE * len(observed)
+
+
+def _numbers_read_as_text(frame, args):
+    """Feature columns of text that holds only numbers, as numbers.
+
+    pandas reads integers beyond the range of int64 as text; one-hot
+    encoding them would make every value a category.
+    """
+    import pandas as pd
+
+    skip = {args.task_column, args.target, *(args.targets or []), *args.categorical}
+    frame = frame.copy()
+    for column in frame.columns:
+        values = frame[column]
+        if column in skip or not _is_text(values) or values.isna().all():
+            continue
+        if _non_numbers(values).empty:
+            frame[column] = pd.to_numeric(values).astype(float)
+    return frame
 
 
 def _stray_text(column, values):
@@ -815,6 +847,8 @@ def _check_targets(frame, y, tasks, args, task_type):
                 "row; classification needs at least two. Check --target (or "
                 "--targets)."
             )
+        if args.targets is None:
+            _check_rare_classes(frame[args.target])
         return
     if args.targets is not None:
         observed = frame[args.targets]
@@ -829,6 +863,25 @@ def _check_targets(frame, y, tasks, args, task_type):
             f"the target is constant within task(s) {shown}: R^2 is undefined "
             "there and nothing can be learnt. Remove these tasks from the data."
         )
+
+
+def _check_rare_classes(target):
+    """Refuse a class with a single row: it cannot be both trained and tested."""
+    counts = target.value_counts()
+    rare = target[target.isin(counts.index[counts < 2])]
+    if rare.empty:
+        return
+    shown = ", ".join(f"{value!r} (row {row})" for row, value in rare[:3].items())
+    shown += f", ... ({len(rare)} in all)" if len(rare) > 3 else ""
+    hint = ""
+    if _is_numeric(target) or _mostly_numbers(target):
+        hint = " If the target is a quantity to predict, give --regression."
+    raise CompareError(
+        f"target column {target.name!r} has {len(rare)} class(es) with a single "
+        f"row: {shown}, rows counted from 1 below the header; a class needs "
+        "rows to train on and rows to test on. Correct or remove these rows, "
+        f"or merge their classes.{hint}"
+    )
 
 
 def _missing(values):
@@ -945,6 +998,7 @@ def _prepare(frame, args, source):
     _check_columns(frame, args, source)
     # Messages name rows as the file's data rows, counted from 1.
     frame = frame.set_axis(np.arange(1, len(frame) + 1))
+    frame = _numbers_read_as_text(frame, args)
     frame, dropped = _drop_missing(frame, args, notes)
     _check_target_values(frame, args)
     task_type = _task_type(frame, args, notes)

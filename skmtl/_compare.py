@@ -732,6 +732,12 @@ def check_enough_rows(dataset, *, test_size=0.25, cv=None):
         f"{needed} {rows} ({MIN_TRAINING_ROWS} to train, the rest to test), but "
         f"task(s) {shown}{more} have fewer. Remove these tasks from the data"
         + (", or lower --cv." if cv is not None else ", or lower --test-size.")
+        + (
+            " Most tasks are that small: is --task-column the column that "
+            "names the task of each row?"
+            if dataset.layout == "long" and 2 * len(small) > len(sizes)
+            else ""
+        )
     )
 
 
@@ -1104,15 +1110,18 @@ def check_some_model_ran(results):
     """
     if not results or any(result.ok for result in results):
         return
-    errors = {result.name: _shorten(result.error or "") for result in results}
+    errors = {
+        result.name: _shorten(result.error or "unknown error").rstrip(".")
+        for result in results
+    }
     if len(set(errors.values())) == 1:
-        why = f"with the same error: {next(iter(errors.values()))}"
+        error = next(iter(errors.values()))
+        why = f" ({', '.join(errors)}) with the same error: {error}"
     else:
-        why = "; ".join(f"{name}: {error}" for name, error in errors.items())
+        why = ": " + "; ".join(f"{name}: {error}" for name, error in errors.items())
     raise CompareError(
-        f"every model failed, so there is nothing to compare "
-        f"({', '.join(errors)} {why.rstrip('.')}). Fix the data or the options "
-        "and run again."
+        f"every model failed{why}. Nothing is left to compare: fix the data "
+        "or the options and run again."
     )
 
 

@@ -186,6 +186,21 @@ def _one_class(directory):
     return _write(directory, _frame().assign(y=1))
 
 
+def _task_column_empty(directory):
+    return _write(directory, _frame().assign(task=np.nan))
+
+
+def _task_column_of_numbers(directory):
+    return _write(directory, _frame().assign(task=lambda f: f["x2"]))
+
+
+def _class_with_one_row(directory):
+    frame = _frame()
+    frame["y"] = np.where(frame["x1"] > 0.5, "yes", "no").astype(object)
+    frame.loc[3, "y"] = "maybe"
+    return _write(directory, frame)
+
+
 def _directory(directory):
     (directory / "data.csv").mkdir()
     return directory / "data.csv"
@@ -222,7 +237,7 @@ BROKEN = [
     ),
     pytest.param(
         _target_all_missing,
-        [r"no rows left .* target column\(s\) \['y'\] are empty in every row"],
+        [r"no rows left .* the target column 'y' is empty in every row"],
         id="target-all-missing",
     ),
     pytest.param(
@@ -308,6 +323,25 @@ BROKEN = [
         [r"target has a single class \(1\) in every row", "at least two"],
         id="one-class",
     ),
+    pytest.param(
+        _task_column_empty,
+        [r"no rows left .* the task column 'task' is empty in every row"],
+        id="task-column-empty",
+    ),
+    pytest.param(
+        _task_column_of_numbers,
+        [r"too few rows", "is --task-column the column that names the task"],
+        id="task-column-of-numbers",
+    ),
+    pytest.param(
+        _class_with_one_row,
+        [
+            r"target column 'y' has 1 class\(es\) with a single row: 'maybe' "
+            r"\(row 4\)",
+            "rows to train on and rows to test on",
+        ],
+        id="class-with-one-row",
+    ),
     pytest.param(_directory, [r"data\.csv: is a directory"], id="directory"),
     pytest.param(_truncated_gzip, [r"cannot read .*data\.csv\.gz"], id="truncated-gz"),
     pytest.param(_binary_garbage, [r"cannot read .*data\.csv"], id="binary-garbage"),
@@ -320,6 +354,14 @@ def test_a_broken_file_ends_with_one_error_line(tmp_path, capsys, build, pattern
     line = _error_line(status, err)
     for pattern in patterns:
         assert re.search(pattern, line), line
+
+
+def test_numbers_forced_into_classes_suggest_regression(tmp_path, capsys):
+    path = _write(tmp_path, _frame())
+    status, _, err = _compare(path, capsys, "--classification")
+    line = _error_line(status, err)
+    assert "has 45 class(es) with a single row" in line and "(45 in all)" in line
+    assert "give --regression" in line
 
 
 @pytest.mark.parametrize(
@@ -361,12 +403,23 @@ def _empty_feature_column(frame):
     return frame.assign(x3=np.nan)
 
 
+def _integers_beyond_int64(frame):
+    # pandas reads these as text: they must stay one numeric column.
+    return frame.assign(x3=[str(10**20 * k) for k in range(len(frame))])
+
+
+def _true_false_target(frame):
+    return frame.assign(y=frame["x1"] > 0.5)
+
+
 FINE = [
     pytest.param(_text_column_with_one_number, "1 categorical ['shop']", id="text"),
     pytest.param(_constant_column, "3 numeric", id="constant-column"),
     pytest.param(_duplicated_column, "3 numeric", id="duplicated-column"),
     pytest.param(_rows_without_a_task, "2 rows with a missing task", id="no-task"),
     pytest.param(_empty_feature_column, "'x3' (empty)", id="empty-column"),
+    pytest.param(_integers_beyond_int64, "3 numeric", id="huge-integers"),
+    pytest.param(_true_false_target, "classification (target 'y' is", id="bool"),
 ]
 
 
@@ -430,8 +483,8 @@ def test_every_model_failing_is_an_error_naming_each_failure(tmp_path, capsys):
     )
     captured = capsys.readouterr()
     line = _error_line(status, captured.err)
-    assert "every model failed, so there is nothing to compare" in line
-    assert re.search(r"per-task with the same error: .*single class", line)
+    assert re.search(r"every model failed \(per-task\) with the same error: ", line)
+    assert "single class" in line and "fix the data or the options" in line
     # The table, with the failure under it, is still printed.
     assert "per-task failed: failed on 2 of 2 split(s)" in captured.out
 
@@ -450,7 +503,7 @@ def test_check_some_model_ran_lists_each_distinct_error():
         ModelResult("per-task", status="failed", error="ValueError: bad x"),
         ModelResult("pooled", status="failed", error="TypeError: " + "long " * 80),
     ]
-    with pytest.raises(ValueError, match="every model failed") as info:
+    with pytest.raises(ValueError, match="every model failed: ") as info:
         check_some_model_ran(results)
     message = str(info.value)
     assert "per-task: ValueError: bad x; pooled: TypeError: long" in message
