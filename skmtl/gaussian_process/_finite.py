@@ -38,13 +38,15 @@ _SCALE_ADVICE = (
 )
 
 
-def check_feature_magnitudes(X):
+def check_feature_magnitudes(X, feature_names=None):
     """Refuse features whose squares overflow or underflow float64.
 
     Parameters
     ----------
     X : ndarray of shape (n_rows, n_features)
         Training inputs, task column excluded.
+    feature_names : ndarray of shape (n_features,), default=None
+        Names of the features, to name the one refused.
 
     Raises
     ------
@@ -63,9 +65,13 @@ def check_feature_magnitudes(X):
             side, limit, fails = "below", MIN_FEATURE_MAGNITUDE, "underflow"
         else:
             continue
+        name = (
+            f"Feature {feature_names[feature]!r}"
+            if feature_names is not None
+            else f"Feature {feature} (0-based position, task column excluded)"
+        )
         raise ValueError(
-            f"Feature {feature} (0-based position, task column excluded) "
-            f"reaches {largest:.3g} in magnitude, {side} the supported "
+            f"{name} reaches {largest:.3g} in magnitude, {side} the supported "
             f"{limit:.0e}: the kernels of a Gaussian process compute squared "
             "distances or products of the features (scaled by length scales and "
             f"summed in the gradients), which {fails} float64 there. "

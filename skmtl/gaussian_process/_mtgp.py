@@ -507,7 +507,7 @@ class MultiTaskGaussianProcessRegressor(
                 raise dense_size_error(
                     data.n_observations, self.max_dense_size, n_kernel_params
                 )
-        check_feature_magnitudes(data.X)
+        check_feature_magnitudes(data.X, getattr(self, "feature_names_in_", None))
         self._store_training_data(data)
         self._layout = layout
         rng = check_random_state(self.random_state)

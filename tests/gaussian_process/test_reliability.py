@@ -192,6 +192,15 @@ def test_features_beyond_float64_squares_are_refused(magnitude, layout):
     assert "flow float64" in str(e.value)
 
 
+def test_refused_feature_is_named_for_a_dataframe():
+    pd = pytest.importorskip("pandas")
+    X, y = _long_data()
+    frame = pd.DataFrame({"task": X[:, 0], "x": X[:, 1], "huge": 1e200 * X[:, 1]})
+    model = MultiTaskGaussianProcessRegressor(task_column="task")
+    with pytest.raises(ValueError, match="Feature 'huge' reaches .*e\\+200 in magnitude"):
+        model.fit(frame, y)
+
+
 @pytest.mark.parametrize("normalize_y", [True, False])
 def test_targets_whose_variance_overflows_are_refused(normalize_y):
     X, Y = _wide_data()
