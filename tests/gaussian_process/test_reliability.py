@@ -197,7 +197,7 @@ def test_refused_feature_is_named_for_a_dataframe():
     X, y = _long_data()
     frame = pd.DataFrame({"task": X[:, 0], "x": X[:, 1], "huge": 1e200 * X[:, 1]})
     model = MultiTaskGaussianProcessRegressor(task_column="task")
-    with pytest.raises(ValueError, match="Feature 'huge' reaches .*e\\+200 in magnitude"):
+    with pytest.raises(ValueError, match="Feature 'huge' reaches .*e\\+200"):
         model.fit(frame, y)
 
 
