@@ -135,6 +135,19 @@ def test_bound_warning_with_several_tasks():
     ]
 
 
+def test_bound_warning_names_the_latent_kernel_of_the_lmc():
+    X, Y = _wide_data()
+    kernel = ConstantKernel() * RBF(length_scale_bounds=(1e-2, 0.3))
+    model = MultiTaskGaussianProcessRegressor(kernel, n_latent=2, random_state=0)
+    messages = _messages(lambda: model.fit(X, Y))
+    for q in (0, 1):
+        assert any(
+            f"k2__length_scale of latent kernel {q} is close to the specified upper"
+            in message
+            for message in messages
+        )
+
+
 def test_bound_warning_for_the_noise_and_kappa_of_unnormalised_small_targets():
     """Bounds of the model's own parameters, fixed in normalised units.
 
