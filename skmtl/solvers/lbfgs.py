@@ -459,19 +459,34 @@ def _minimize(objective, init, tol, max_iter):
         _initial_params(objective, init) * root_curvature,
         method="L-BFGS-B",
         jac=True,
-        options={"maxiter": max_iter, "maxls": 50, "gtol": tol, "ftol": 0.0},
+        # max_iter bounds the evaluations too (scipy's default maxfun does not
+        # follow maxiter): 20 per iteration is far above the one or two a
+        # line search usually takes.
+        options={
+            "maxiter": max_iter,
+            "maxfun": 20 * max_iter,
+            "maxls": 50,
+            "gtol": tol,
+            "ftol": 0.0,
+        },
     )
     params = optimum.x / root_curvature
     n_iter = min(int(optimum.nit), max_iter)
     gap = float(np.max(np.abs(optimum.jac))) if optimum.jac.size else 0.0
     converged = gap <= tol
     if not converged:
-        _warn_not_converged(gap, tol, n_iter, max_iter, optimum.message)
+        finite = np.isfinite(gap) and np.isfinite(optimum.fun)
+        _warn_not_converged(gap, tol, n_iter, max_iter, optimum.message, finite)
     return _result(objective, params, optimum.fun, n_iter, gap, converged)
 
 
-def _warn_not_converged(gap, tol, n_iter, max_iter, message):
-    if n_iter >= max_iter:
+def _warn_not_converged(gap, tol, n_iter, max_iter, message, finite=True):
+    if not finite:
+        advice = (
+            "The objective or its gradient is not finite in float64: scale the "
+            "features and targets (for example with MaxAbsScaler)."
+        )
+    elif n_iter >= max_iter:
         advice = (
             f"Increase max_iter (now {max_iter}) or scale the features (for "
             "example with StandardScaler)."

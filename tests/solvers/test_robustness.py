@@ -8,10 +8,12 @@ so that each loop is shown to end on values float64 cannot hold.
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 
+from skmtl._tasks import check_task_data
 from skmtl.losses import SquaredLoss
-from skmtl.solvers import _cd_kernels, _l21, bcd, fista
+from skmtl.solvers import _cd_kernels, _l21, bcd, fista, lbfgs
 from skmtl.solvers._scaling import Scaling, problem_scaling
 
 
@@ -115,3 +117,21 @@ def test_features_of_incompatible_magnitudes_are_refused():
     X = np.array([[1e200, 1.0], [-1e200, 2.0]])
     with pytest.raises(ValueError, match="differ too much in magnitude"):
         problem_scaling(X)
+
+
+def test_lbfgs_warns_on_a_non_finite_objective():
+    # Built on raw data of magnitude 1e200 (the solver entry would rescale
+    # it): every objective value overflows.
+    rng = np.random.default_rng(0)
+    X = np.column_stack([np.repeat([0, 1], 10), rng.normal(size=(20, 3)) * 1e200])
+    y = rng.normal(size=20) * 1e200
+    data = check_task_data(BaseEstimator(), X, y, task_column=0)
+    objective = lbfgs.MeanRegularizedObjective(
+        data, SquaredLoss(), alpha=1.0, alpha_mean=1.0
+    )
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        pytest.warns(ConvergenceWarning, match="not finite in float64"),
+    ):
+        result = lbfgs._minimize(objective, None, tol=1e-6, max_iter=5)
+    assert result.n_iter <= 5
