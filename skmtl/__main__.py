@@ -375,7 +375,8 @@ def _check_outputs(args):
     ):
         if path is not None and not path.resolve().parent.is_dir():
             raise CompareError(
-                f"{option} {path}: the directory {str(path.parent)!r} does not exist."
+                f"{option} {path}: the directory {str(path.parent)!r} does not "
+                "exist; create it or write elsewhere."
             )
     if args.plot is not None:
         try:
@@ -444,7 +445,10 @@ def _read_table(path):
             "of the header on every line; quote values that contain the delimiter."
         ) from None
     except (ValueError, OSError, EOFError) as exc:
-        raise CompareError(f"cannot read {path}: {one_line(exc)}") from None
+        raise CompareError(
+            f"cannot read {path}: {one_line(exc)}. Check that the file is "
+            "complete and in the format its name says."
+        ) from None
     suffix = "".join(path.suffixes) or "(no suffix)"
     raise CompareError(
         f"--data {path}: unknown file format {suffix!r}; "
@@ -507,14 +511,16 @@ def _check_columns(frame, args, source):
         )
     if args.task_column is not None and args.task_column == args.target:
         raise CompareError(
-            f"--target and --task-column are the same column {args.target!r}."
+            f"--target and --task-column are the same column {args.target!r}; "
+            "give the column to predict and the column that names the task of "
+            "each row."
         )
     roles = {args.task_column, args.target, *(args.targets or [])}
     overlap = [column for column in args.categorical if column in roles]
     if overlap:
         raise CompareError(
             f"--categorical {overlap}: these are the task or target column(s), "
-            "not features."
+            "not features; give only feature columns to --categorical."
         )
     if frame.empty:
         raise CompareError(
@@ -649,12 +655,17 @@ def _check_target_values(frame, args):
     for column in columns:
         values = frame[column]
         if not _is_numeric(values):
-            if not args.classification and _mostly_numbers(values):
+            wide = args.targets is not None
+            if (wide or not args.classification) and _mostly_numbers(values):
+                fix = (
+                    "an empty cell is a target not observed)"
+                    if wide
+                    else "rows with no target are dropped), or give "
+                    "--classification to treat every distinct value as a class"
+                )
                 raise CompareError(
                     f"target {_stray_text(column, values)}; expected numbers "
-                    "only. Correct these cells or empty them (rows with no "
-                    "target are dropped), or give --classification to treat "
-                    "every distinct value as a class."
+                    f"only. Correct these cells or empty them ({fix}."
                 )
             continue
         infinite = values[np.isinf(values.astype(float))]
@@ -770,9 +781,12 @@ def _task_type(frame, args, notes):
     name = f"targets {name} are" if len(columns) > 1 else f"target {name} is"
     if args.targets is not None and not numeric:
         text = [column for column in columns if not _is_numeric(targets[column])]
+        examples = _non_numbers(targets[text[0]]).astype(str).unique()[:3]
         raise CompareError(
-            f"--targets: target column(s) {text} are not numeric; every target "
-            "column must be numeric (0/1 for classification)."
+            f"--targets: target column(s) {text} are not numeric (for example "
+            f"{', '.join(map(repr, examples))} in column {text[0]!r}); every "
+            "target column must hold numbers (0/1 for classification), an "
+            "empty cell being a target not observed."
         )
     if args.regression:
         if not numeric:
@@ -787,9 +801,11 @@ def _task_type(frame, args, notes):
         return "regression"
     if args.classification:
         if args.targets is not None and not binary:
+            others = sorted(values - {0.0, 1.0})[:3]
             raise CompareError(
                 "--classification with --targets needs 0/1 target columns (one "
-                "binary label per task)."
+                f"binary label per task), but they also hold {others}. Recode "
+                "every target column as 0/1, or drop --classification."
             )
         notes.append(("task", "classification (--classification)"))
         return "classification"
@@ -918,7 +934,9 @@ def _feature_roles(frame, args, notes):
     if not numeric and not categorical:
         raise CompareError(
             "no feature columns: every column is the task, a target, empty or "
-            f"a date; columns: {list(frame.columns)}."
+            f"a date (columns: {list(frame.columns)}); expected at least one "
+            "column of features to predict the target from. Add feature "
+            "columns to the file."
         )
     return numeric, categorical
 
@@ -1072,7 +1090,9 @@ def _select_models(args, dataset, splits):
             skipped[name] = reason
     if not runnable:
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped.items())
-        raise CompareError(f"no model can run ({reasons}).")
+        raise CompareError(
+            f"no model can run ({reasons}); choose others with --models."
+        )
     return requested, runnable, skipped
 
 
@@ -1170,7 +1190,10 @@ def _save_model(args, dataset, results):
 
     best = best_result(results)
     if best is None:
-        raise CompareError("--save-model: no model ran on every split.")
+        raise CompareError(
+            "--save-model: no model ran on every split, so there is no best "
+            "model to save; the reasons are under the table."
+        )
     rows = np.arange(dataset.n_samples)
     everything = Split(0, rows, rows[:0], args.random_state)
     model = build_model(
