@@ -468,8 +468,16 @@ def unknown_task_error(unknown_labels, known_tasks, task_column, hint=""):
 # --------------------------------------------------------------------------
 
 
-def _require_features(features, name):
-    """The columns of X besides the task column must not be empty."""
+def require_features(features, name):
+    """Refuse an ``X`` whose only column is the task column.
+
+    Parameters
+    ----------
+    features : ndarray, sparse matrix or DataFrame
+        ``X`` without its task column.
+    name : hashable
+        The task column, for the message.
+    """
     if features.shape[1] == 0:
         raise ValueError(
             f"X has no feature columns besides the task column {name!r}: "
@@ -576,13 +584,38 @@ def check_label_types(labels, name):
     return numeric if numeric.dtype.kind in "biuf" else labels
 
 
+def _check_target_array(y, name, **check_kwargs):
+    """``check_array`` of targets, saying so when regression targets are words."""
+    try:
+        return check_array(y, input_name=name, **check_kwargs)
+    except ValueError as exc:
+        if "could not convert" not in str(exc):
+            raise
+        raise ValueError(
+            f"{name} holds values that are not numbers, for example "
+            f"{_first_non_number(y)!r}, but a regressor needs numeric targets. "
+            f"Convert {name} to numbers, or use a classifier for class labels."
+        ) from exc
+
+
+def _first_non_number(y):
+    """The first value of ``y`` that ``float`` refuses (for an error message)."""
+    values = y.to_numpy() if hasattr(y, "to_numpy") else np.asarray(y, dtype=object)
+    for value in values.ravel().tolist():  # only on the error path
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return value
+    return None
+
+
 def _check_wide_targets(Y, n_rows, y_numeric):
     names = list(Y.columns) if _is_dataframe(Y) else None
-    Y = check_array(
+    Y = _check_target_array(
         missing_as_nan(Y),
+        "Y",
         ensure_all_finite="allow-nan",
         dtype=np.float64 if y_numeric else None,
-        input_name="Y",
         ensure_min_samples=1,
     )
     if Y.dtype.kind == "f" and np.isinf(Y).any():
@@ -602,15 +635,13 @@ def _check_wide_targets(Y, n_rows, y_numeric):
 def _check_targets_1d(y, y_numeric):
     y = missing_as_nan(column_or_1d(y, warn=True))
     if y_numeric:
-        return check_array(
-            y,
-            ensure_2d=False,
-            dtype=np.float64,
-            input_name="y",
-            ensure_all_finite=True,
+        return _check_target_array(
+            y, "y", ensure_2d=False, dtype=np.float64, ensure_all_finite=True
         )
     if len(y) and missing_mask(np.asarray(y)).any():
         raise ValueError("y contains NaN or None; every row needs a target.")
+    if y.dtype.kind == "f" and np.isinf(y).any():
+        raise ValueError("Input y contains infinity, which is not a class label.")
     return check_label_types(y, "y")
 
 
@@ -681,7 +712,7 @@ def check_task_data(
                 f"shape {np.shape(y)}. For tasks that share rows, set "
                 "task_column=None and pass a 2-D Y with one column per task."
             )
-        _require_features(features, name)
+        require_features(features, name)
         _check_no_empty_categories(X, labels, name)
         data = _long_task_data(
             estimator,
@@ -844,7 +875,7 @@ def check_predict_data(
         )
         return PredictData(features, None, estimator._task_layout)
     features, labels, name = split_task_column(X, estimator.task_column_)
-    _require_features(features, name)
+    require_features(features, name)
     features = _check_features(
         estimator, features, reset=False, accept_sparse=accept_sparse
     )

@@ -53,6 +53,12 @@ def score_predictions(y_true, y_pred, sample_weight=None, *, classifier=False):
     metric = accuracy_score if classifier else r2_score
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
+    if y_true.size != y_pred.size or len(y_true) != len(y_pred):
+        raise ValueError(
+            f"y has shape {y_true.shape} but the predictions for X have shape "
+            f"{y_pred.shape}; score needs the targets of the rows of X, in the "
+            "layout the model was fitted on."
+        )
     if y_true.ndim == 1 or (y_true.ndim == 2 and y_true.shape[1] == 1):
         return metric(y_true.reshape(y_pred.shape), y_pred, sample_weight=sample_weight)
     weights = (

@@ -26,6 +26,7 @@ from sklearn.utils.metadata_routing import (
     process_routing,
 )
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_method_params,
     check_is_fitted,
@@ -174,6 +175,9 @@ class _TaskWrapperBase(MetaEstimatorMixin, BaseEstimator):
             else False,
         )
         if classifier:
+            # sklearn's message for continuous or unknown targets, once for
+            # all tasks rather than from the first task's clone.
+            check_classification_targets(data.y)
             self.classes_ = np.unique(data.y)
             if len(self.classes_) < 2:
                 raise ValueError(
@@ -191,7 +195,8 @@ class _TaskWrapperBase(MetaEstimatorMixin, BaseEstimator):
             if task_label is None:
                 raise
             raise ValueError(
-                f"Fitting {type(estimator).__name__} on task {task_label!r} "
+                f"Fitting {type(estimator).__name__} on task "
+                f"{format_labels([task_label])[1:-1]} "
                 f"({X.shape[0]} rows) failed: {exc}"
             ) from exc
 

@@ -27,7 +27,12 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._tasks import _is_dataframe, resolve_task_column, split_task_column
+from ._tasks import (
+    _is_dataframe,
+    require_features,
+    resolve_task_column,
+    split_task_column,
+)
 from ._validation import format_labels, is_integer_index
 
 __all__ = ["TaskColumnPassthrough"]
@@ -328,6 +333,7 @@ class TaskColumnPassthrough(
             return X, None
         position, name = resolve_task_column(X, self.task_column)
         features, labels, name = split_task_column(X, self.task_column)
+        require_features(features, name)
         self._check_columns(X, reset=True)
         self.task_column_ = name
         # A negative position (not a column name) counts from the end of the

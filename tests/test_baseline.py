@@ -148,3 +148,18 @@ def test_sample_weight_unsupported_by_inner_estimator():
         PerTaskEstimator(KNeighborsRegressor(n_neighbors=2), task_column="store").fit(
             frame, y, sample_weight=np.ones(len(y))
         )
+
+
+def test_score_with_targets_of_other_rows():
+    frame, y = _long_frame()
+    model = PerTaskEstimator(Ridge(), task_column="store").fit(frame, y)
+    with pytest.raises(ValueError, match=r"y has shape \(5,\) but the predictions"):
+        model.score(frame, y[:5])
+
+
+def test_failing_task_is_named_plainly():
+    X = np.array([[0, 1.0], [0, 2.0], [1, 1.0], [1, 2.0]])
+    y = np.array([0.0, 1.0, 0.0, 1.0])
+    model = PerTaskEstimator(LogisticRegression(C=-1.0), task_column=0)
+    with pytest.raises(ValueError, match=r"on task 0\.0 \(2 rows\) failed"):
+        model.fit(X, y)

@@ -515,3 +515,48 @@ def test_labels_of_mixed_types(make_classifier):
     Y_object[1, 1] = "one"
     with pytest.raises(ValueError, match=r"Mix of label input types .* in Y"):
         make_classifier(task_column=None).fit(X, Y_object)
+
+
+@pytest.mark.parametrize("make_classifier", list(_classifiers()))
+def test_infinite_label(make_classifier):
+    frame, _ = _school_frame()
+    labels = (np.arange(len(frame)) % 2).astype(float)
+    labels[3] = np.inf
+    with pytest.raises(ValueError, match="Input y contains infinity"):
+        make_classifier(task_column="school").fit(frame, labels)
+
+
+@pytest.mark.parametrize("make_classifier", list(_classifiers()))
+def test_continuous_labels_give_sklearn_message(make_classifier):
+    frame, y = _school_frame()
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        make_classifier(task_column="school").fit(frame, y)
+
+
+def test_words_as_regression_targets(make_regressor):
+    frame, y = _school_frame()
+    words = y.astype(str)
+    words[5] = "oops"
+    _fit_expecting(
+        make_regressor,
+        frame,
+        words,
+        "y holds values that are not numbers, for example 'oops', but a "
+        "regressor needs numeric targets",
+    )
+    X = frame[["hours", "age"]].to_numpy()
+    Y = np.column_stack([y, y]).astype(object)
+    Y[2, 1] = "n/a"
+    with pytest.raises(ValueError, match="Y holds values that are not numbers"):
+        make_regressor(task_column=None).fit(X, Y)
+
+
+def test_passthrough_with_only_the_task_column():
+    from sklearn.preprocessing import StandardScaler
+
+    from skmtl.pipeline import TaskColumnPassthrough
+
+    frame, _ = _school_frame()
+    prep = TaskColumnPassthrough(StandardScaler(), task_column="school")
+    with pytest.raises(ValueError, match="no feature columns besides the task"):
+        prep.fit(frame[["school"]])
