@@ -32,6 +32,12 @@ the number of tasks. Memory: the spectra hold ``sum_t p k_t`` numbers, at most
 the size of a dense ``X``. Sparse ``X`` is never densified: the centring of a
 task enters through ``X^T C X - xbar xbar^T`` (or its kernel counterpart).
 
+**Extreme magnitudes.** Features or targets beyond ``2^40`` (or below
+``2^-40``) are rescaled exactly by powers of two before the factorisation
+(:mod:`skmtl.solvers._scaling`): both strengths are divided by the square of
+the feature factor, the results multiplied back. Features of magnitude
+``1e300`` are thus solved exactly, where ``X^T X`` would overflow.
+
 **Zero strengths** are the limits of the solution as the strength goes to 0
 (for ``alpha = 0`` take ``alpha -> 0+``; a singular system is solved in the
 least-squares, minimum-norm sense, as ``numpy.linalg.lstsq`` would):

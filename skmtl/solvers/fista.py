@@ -459,7 +459,12 @@ def _polish_on_support(smooth, W, b, a1, a2, max_iter=300):
         start,
         jac=True,
         method="L-BFGS-B",
-        options={"maxiter": max_iter, "ftol": 1e-15, "gtol": 1e-12},
+        options={
+            "maxiter": max_iter,
+            "maxfun": 20 * max_iter,
+            "ftol": 1e-15,
+            "gtol": 1e-12,
+        },
     )
     if np.isfinite(result.fun) and result.fun < objective(start)[0]:
         return unpack(result.x)

@@ -330,6 +330,12 @@ def solve_mean_regularized(
     from below (about ``1e-8``). Missing ``tol`` sets ``converged=False`` and
     warns.
 
+    Features (and, for the squared loss, targets) beyond ``2^40`` or below
+    ``2^-40`` are rescaled exactly by powers of two
+    (:mod:`skmtl.solvers._scaling`); the criterion is then that of the
+    rescaled problem. Features so small that the rescaled strengths exceed
+    float64 are refused with a ``ValueError``.
+
     Parameters
     ----------
     data : TaskData
