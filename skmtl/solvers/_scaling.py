@@ -50,7 +50,8 @@ def _column_maxima(X):
         return np.zeros(X.shape[1])
     if sp.issparse(X):
         return np.asarray(abs(X).max(axis=0).todense()).ravel()
-    return np.max(np.abs(X), axis=0)
+    # Two reductions rather than np.abs(X), which would copy X.
+    return np.maximum(np.max(X, axis=0), -np.min(X, axis=0))
 
 
 def _exponent(largest):
