@@ -674,8 +674,9 @@ def _check_target_values(frame, args):
             raise CompareError(
                 f"target column {column!r} has {len(infinite)} infinite "
                 f"{plural} ({_rows(infinite.index)}; rows counted from 1 below "
-                "the header); expected finite numbers. Correct these cells or "
-                "empty them (rows with no target are dropped)."
+                "the header): inf, or a number beyond float64's 1.8e308; "
+                "expected finite numbers. Correct these cells or empty them "
+                "(rows with no target are dropped)."
             )
         largest = float(values.abs().max())
         if not args.classification and largest > _overflow_limit(len(values)):
@@ -711,8 +712,9 @@ def _check_feature_values(frame, numeric, categorical, args):
         raise CompareError(
             f"{n_values} infinite {'value' if n_values == 1 else 'values'} in "
             f"feature column(s) {listed}, rows counted from 1 below the "
-            "header; expected finite numbers. Correct these cells or empty "
-            "them (an empty cell is imputed)."
+            "header (inf, or a number beyond float64's 1.8e308); expected "
+            "finite numbers. Correct these cells or empty them (an empty cell "
+            "is imputed)."
         )
 
 
