@@ -8,6 +8,7 @@ ridge strength by ``s^2`` does the same) or against per-task least squares.
 """
 
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -374,3 +375,22 @@ def test_caller_arrays_unchanged():
     JointFeatureRegressor(alpha=0.05, task_column=0).fit(X_big, y_big)
     np.testing.assert_array_equal(X_big, X_copy)
     np.testing.assert_array_equal(y_big, y_copy)
+
+
+@pytest.mark.parametrize(
+    "make_model", [JointFeatureRegressor, MeanRegularizedRegressor]
+)
+def test_coefficients_beyond_float64_are_refused(make_model):
+    """Targets of 1e298 on features of 1e-301 need coefficients of 1e599.
+
+    No float64 holds that answer: the fit says so instead of returning
+    infinite coefficients (with a RuntimeWarning of numpy's).
+    """
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6, 1)) * 1e-301
+    y = np.column_stack([X[:, 0] * 1e299, rng.standard_normal(6) * 1e-2]) * 1e298
+    model = JointFeatureRegressor(alpha=1e-30, max_iter=50)
+    with pytest.raises(ValueError, match="beyond the range of float64"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            finish_within(lambda: model.fit(X, y))

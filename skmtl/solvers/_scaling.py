@@ -171,7 +171,21 @@ class Scaling(NamedTuple):
         if self.identity:
             return coef
         shift = self.y_exponent - self.x_exponent
-        return np.ldexp(np.asarray(coef, dtype=float), shift)
+        with np.errstate(over="ignore"):
+            unscaled = np.ldexp(np.asarray(coef, dtype=float), shift)
+        if not np.all(np.isfinite(unscaled)):
+            # Targets of magnitude 1e299 on features of magnitude 1e-301 need
+            # coefficients of magnitude 1e600: no float64 holds the answer.
+            raise ValueError(
+                "The coefficients of this problem are beyond the range of "
+                f"float64: the targets are about 2^{self.y_exponent} and the "
+                f"features about 2^{self.x_exponent} in magnitude, so the "
+                f"coefficients are of order 2^{shift}. Scale the features or "
+                "the targets (for example with sklearn.preprocessing."
+                "MaxAbsScaler, wrapped in skmtl.pipeline.TaskColumnPassthrough "
+                "for a task column) and fit again."
+            )
+        return unscaled
 
     def intercept_in(self, intercept):
         """Intercepts of the original problem in rescaled units."""
