@@ -649,7 +649,10 @@ class JointFeatureRegressorCV(
     mse_path_ : ndarray of shape (n_alphas, n_folds) or (n_l1_ratio, n_alphas, n_folds)
         Held-out mean squared error of every ``alpha`` and fold: the
         sample-weighted mean over every observed test target (all tasks
-        pooled). Rows of a task absent from a training fold are not scored.
+        pooled). Rows of a task absent from a training fold are scored with
+        the shared model (the mean of the task models) if
+        ``unknown_task="shared"``, else left out; a fold without any scored
+        row is ``NaN`` and left out of the mean.
     coef_, intercept_, support_, shared_coef_, shared_intercept_, n_iter_, \
 dual_gap_, solver_
         Of the model refitted at ``alpha_``, as in :class:`JointFeatureRegressor`.
@@ -890,6 +893,11 @@ class JointFeatureClassifierCV(
         The grid(s), decreasing.
     scores_ : ndarray of shape (n_alphas, n_folds) or (n_l1_ratio, n_alphas, n_folds)
         Held-out ``scoring`` of every ``alpha`` and fold (higher is better).
+        Every fold is fitted with the classes of the whole data (as
+        scikit-learn's ``LogisticRegressionCV``): a class absent from a
+        training fold gets low probabilities on its test rows. Rows of tasks
+        absent from a training fold are handled as in
+        :class:`JointFeatureRegressorCV`.
     classes_ : ndarray of shape (n_classes,)
         Class labels, common to all tasks.
     coef_, intercept_, support_, shared_coef_, shared_intercept_, n_iter_, \

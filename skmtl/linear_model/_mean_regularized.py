@@ -388,7 +388,7 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
     ----------
     alphas : array-like of shape (n_alphas,), default=None
         Candidate strengths of the pull towards the shared mean. ``None``:
-        9 values, one per decade, from ``1e-5 scale`` (independent tasks) to
+        17 values, two per decade, from ``1e-5 scale`` (independent tasks) to
         ``1e3 scale`` (one pooled model), where ``scale`` is the mean over
         tasks of the trace of the task's centred Gram matrix
         ``sum_i c_i (x_i - xbar_t)(x_i - xbar_t)^T``, ``c_i = s_i / n_t``
@@ -484,9 +484,9 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
     >>> X = np.column_stack([task, features])
     >>> model = MeanRegularizedRegressorCV(task_column=0).fit(X, y)
     >>> model.alphas_.shape, model.alpha_means_.shape  # grids from the data
-    ((9,), (9,))
+    ((17,), (17,))
     >>> round(model.alpha_, 3), round(model.alpha_mean_, 4)
-    (0.03, 0.0089)
+    (0.094, 0.0028)
     >>> sorted(model.cv_results_)[:3]
     ['mean_test_score', 'param_alpha', 'param_alpha_mean']
     >>> model.coef_.shape
@@ -704,7 +704,7 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
 
 
 #: Default grids, relative to the scale of the data (see ``_grids``).
-_DEFAULT_RANGE = np.logspace(-5, 3, 9)
+_DEFAULT_RANGE = np.logspace(-5, 3, 17)
 
 
 def _gram_scale(data, fit_intercept):

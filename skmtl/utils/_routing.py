@@ -108,9 +108,12 @@ def route_fit_params(estimator, sample_weight, params):
     if sample_weight is not None:
         params = {**params, "sample_weight": sample_weight}
     processed = process_routing(estimator, "fit", **params)
+    # ``process_routing`` returns a stand-in without ``__contains__`` (and
+    # iterated forever by ``in``) when nothing is passed: use ``get``.
     for child in ("splitter", "scorer"):
-        if child in processed:
-            routed[child] = processed[child]
+        value = processed.get(child)
+        if value is not None:
+            routed[child] = value
     return routed
 
 
