@@ -462,6 +462,21 @@ def _fold_scores(
     )
 
 
+def _numeric_labels(y):
+    """``y`` for the splitter: numbers held in an object array as floats.
+
+    The estimators read such labels as numbers (``None`` as missing), but
+    scikit-learn's ``StratifiedKFold`` rejects an object array of numbers as
+    of unknown type.
+    """
+    if getattr(getattr(y, "dtype", None), "kind", None) != "O":
+        return y
+    try:
+        return np.asarray(y, dtype=float)
+    except (TypeError, ValueError):
+        return y
+
+
 def fold_error(fold, train, error):
     """A ValueError saying which cross-validation fold could not be fitted."""
     return ValueError(
@@ -552,7 +567,7 @@ class _JointFeatureCVMixin(_JointFeatureMixin):
         cv = _default_cv(
             self.cv, self.task_column, y, isinstance(self, ClassifierMixin)
         )
-        folds = list(cv.split(X, y, **split))
+        folds = list(cv.split(X, _numeric_labels(y), **split))
         results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
             delayed(_fold_scores)(
                 X, y, sample_weight, k, train, test, config, grids[r], ratios[r], score
