@@ -51,7 +51,7 @@ def test_long_format_usage_on_school():
     assert 0.2 < search.score(X_test, y_test) < 0.6
     cv_model = MeanRegularizedRegressorCV(task_column="school").fit(X_train, y_train)
     assert cv_model.coef_.shape == (139, 27)
-    assert cv_model.alpha_ in cv_model.alphas and cv_model.alpha_mean_ > 0
+    assert cv_model.alpha_ in cv_model.alphas_ and cv_model.alpha_mean_ > 0
     # an unseen school gets the shared model
     shared = MeanRegularizedRegressor(task_column="school", unknown_task="shared")
     shared.fit(X_train, y_train)

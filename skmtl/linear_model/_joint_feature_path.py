@@ -132,6 +132,14 @@ def _alpha_grid(problem, *, l1_ratio, eps, n_alphas, fit_intercept, intercept_al
     )
     if constant or largest <= resolution:
         return np.full(n_alphas, resolution)
+    if not np.isfinite(largest):
+        raise ValueError(
+            "The automatic alpha grid starts at alpha_max, the largest "
+            "correlation of a feature with the targets, which is beyond "
+            "float64's range for these features and targets (of extreme "
+            "magnitudes). Scale the features and targets (for example with "
+            "StandardScaler), or pass alphas explicitly."
+        )
     return np.geomspace(largest, largest * eps, num=n_alphas)
 
 
@@ -378,12 +386,22 @@ class _MeanSquaredError:
     labels = False
 
     def __call__(self, parts, n_alphas):
+        residuals = [
+            (scores - np.asarray(y, dtype=float)[:, None], sample_weight)
+            for scores, y, sample_weight in parts
+        ]
+        # Squares of residuals beyond 1e154 overflow: sum them relative to
+        # the largest, then scale back (inf only if the mean is beyond float64).
+        unit = max((np.max(np.abs(r), initial=0.0) for r, _ in residuals), default=0)
+        unit = unit if np.isfinite(unit) and unit > 0 else 1.0
         total, weight = np.zeros(n_alphas), 0.0
-        for scores, y, sample_weight in parts:
-            residual = scores - np.asarray(y, dtype=float)[:, None]
-            total += sample_weight @ residual**2
+        for residual, sample_weight in residuals:
+            total += sample_weight @ (residual / unit) ** 2
             weight += sample_weight.sum()
-        return total / weight if weight > 0 else np.full(n_alphas, np.nan)
+        if weight <= 0:
+            return np.full(n_alphas, np.nan)
+        with np.errstate(over="ignore"):
+            return total / weight * unit**2
 
 
 class _ClassificationScore:

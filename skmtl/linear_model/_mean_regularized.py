@@ -733,9 +733,10 @@ def _gram_scale(data, fit_intercept):
         )
         means = np.asarray(safe_sparse_dot(weights, X, dense_output=True))
         traces = traces - np.sum(means * means, axis=1)
-    with np.errstate(over="ignore"):
-        result = float(np.mean(traces)) * float(largest) ** 2
-    return result if np.isfinite(result) and result > 0 else 1.0
+    with np.errstate(over="ignore", under="ignore"):
+        result = np.mean(traces) * np.float64(largest) ** 2
+    # Beyond float64's range the strengths that matter are not representable.
+    return float(result) if np.isfinite(result) and result > 0 else 1.0
 
 
 def _fold_error(fold, train, error):
@@ -818,8 +819,14 @@ def _r2_path(targets, predictions, sample_weight=None):
     weight = np.ones(len(targets)) if sample_weight is None else sample_weight
     weight = np.where(observed, np.asarray(weight, dtype=np.float64)[:, None], 0.0)
     filled = np.where(observed, targets, 0.0)
+    # R^2 is scale-free: in units of the largest target, squares of targets
+    # of extreme magnitude do not overflow.
+    unit = np.max(np.abs(filled), initial=0.0)
+    if np.isfinite(unit) and unit > 0:
+        filled, predictions = filled / unit, predictions / unit
     residuals = filled - predictions
-    numerator = np.sum(weight * residuals * residuals, axis=1)
+    with np.errstate(over="ignore"):
+        numerator = np.sum(weight * residuals * residuals, axis=1)
     means = np.sum(weight * filled, axis=0) / np.sum(weight, axis=0)
     deviations = filled - means
     denominator = np.sum(weight * deviations * deviations, axis=0)
