@@ -1,7 +1,7 @@
 """The task data model: user formats <-> :class:`TaskData`.
 
 This is the only module that knows the formats users hand data over in
-(DESIGN section 2):
+(docs/user_guide/data_formats.rst):
 
 - **long**: ``X`` holds a task-identifier column named by ``task_column``
   (a column name for a DataFrame, an integer position for an array) and

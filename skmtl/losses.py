@@ -1,6 +1,6 @@
 """Losses of the data term, per observation.
 
-Every skmtl linear model minimises a data term (DESIGN section 3)
+Every skmtl linear model minimises a data term (docs/user_guide/regularization.rst)
 
     L(W, b) = sum_t (1 / n_t) sum_{i in t} s_i * loss(y_i, x_i . w_t + b_t)
 

@@ -2,7 +2,8 @@
 
 Each penalty is a small class with its value, what the solvers need of it
 (gradient, proximal operator or dual norm) and ``to_cvxpy`` for the
-reference solver. The objectives are written in DESIGN section 3 notation.
+reference solver. The objectives are written in the notation of
+docs/user_guide/regularization.rst.
 """
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""The user experience promised in USAGE.md and the README runs as written."""
+"""The user experience promised by the user guide and the README runs as written."""
 
 import re
 from pathlib import Path

@@ -1,6 +1,6 @@
 """The joint-feature (L2,1) problem written in cvxpy: reference solver.
 
-Minimises (DESIGN section 3)::
+Minimises (docs/user_guide/regularization.rst)::
 
     sum_t (1 / n_t) sum_{i in t} s_i loss(y_i, x_i . w_t + b_t)
     + alpha * l1_ratio * sum_j ||W[..., j]||_2 + (alpha / 2) (1 - l1_ratio) ||W||_F^2

@@ -1,6 +1,7 @@
 """The joint-feature (L2,1) problem shared by the BCD and FISTA solvers.
 
-The problem (DESIGN section 3; Argyriou et al. 2008, Obozinski et al. 2010)::
+The problem (docs/user_guide/regularization.rst; Argyriou et al. 2008,
+Obozinski et al. 2010)::
 
     minimise  sum_i c_i loss(y_i, x_i . w_{t_i} + b_{t_i})
               + a1 sum_j ||W[..., j]||_2 + (a2 / 2) ||W||_F^2

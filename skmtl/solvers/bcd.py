@@ -1,6 +1,6 @@
 """Block coordinate descent for the L2,1 problem with the squared loss.
 
-The problem (DESIGN section 3)::
+The problem (docs/user_guide/regularization.rst)::
 
     minimise  sum_t (1 / n_t) sum_{i in t} s_i 0.5 (y_i - x_i . w_t - b_t)^2
               + a1 sum_j ||W[:, j]||_2 + (a2 / 2) ||W||_F^2

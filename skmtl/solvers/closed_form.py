@@ -1,7 +1,7 @@
 """Exact solution of mean-regularised multi-task least squares.
 
-Objective (DESIGN section 3), with ``c_i = s_i / n_t`` (so that the ``c_i``
-of a task sum to one):
+Objective (docs/user_guide/regularization.rst), with ``c_i = s_i / n_t``
+(so that the ``c_i`` of a task sum to one):
 
     min_{w_0, V, b}  sum_t sum_{i in t} c_i 0.5 (y_i - x_i . (w_0 + v_t) - b_t)^2
                      + (alpha / 2) sum_t ||v_t||^2 + (alpha_mean / 2) ||w_0||^2

@@ -3,7 +3,7 @@
 Slow but independent of skmtl's own numerical code, this is the oracle the
 tests compare every other solver with, and a fallback for any convex
 combination of a loss and a penalty. Every formulation uses the data term of
-DESIGN section 3,
+docs/user_guide/regularization.rst,
 
     L(W, b) = sum_t (1 / n_t) sum_{i in t} s_i * loss(y_i, x_i . w_t + b_t),
 

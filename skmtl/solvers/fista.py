@@ -1,6 +1,6 @@
 """Accelerated proximal gradient (FISTA) for the L2,1 problem with any loss.
 
-The problem (DESIGN section 3; see :mod:`skmtl.solvers._l21`)::
+The problem (docs/user_guide/regularization.rst; see :mod:`skmtl.solvers._l21`)::
 
     minimise  sum_t (1 / n_t) sum_{i in t} s_i loss(y_i, x_i . w_t + b_t)
               + a1 sum_j ||W[..., j]||_2 + (a2 / 2) ||W||_F^2

@@ -1,6 +1,6 @@
 """L-BFGS for smooth mean-regularised multi-task objectives (scipy.optimize).
 
-The problem (DESIGN section 3, Evgeniou & Pontil 2004) is, with
+The problem (docs/user_guide/regularization.rst, Evgeniou & Pontil 2004) is, with
 ``w_t = w_0 + v_t`` and ``b_t = b_0 + c_t``::
 
     minimise  sum_t (1 / n_t) sum_{i in t} s_i loss(y_i, x_i . w_t + b_t)
@@ -303,7 +303,8 @@ def solve_mean_regularized(
         + (intercept_penalty / 2) sum_t ||c_t||^2
 
     ``b_0`` is unpenalised. With ``intercept_penalty=0`` the intercepts are not
-    split and every ``b_t`` is a free, unpenalised parameter (DESIGN section 3).
+    split and every ``b_t`` is a free, unpenalised parameter
+    (docs/user_guide/regularization.rst).
     For the multinomial loss ``w_t`` is ``(n_classes, n_features)`` and the
     norms are Frobenius norms over classes and features.
 

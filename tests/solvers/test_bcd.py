@@ -65,7 +65,7 @@ def _data(X, y, task_column=None, sample_weight=None):
 
 
 def _reference_objective(X, y, task, weight, coef, intercept, alpha, l1_ratio):
-    """The L2,1 objective written directly from DESIGN section 3."""
+    """The L2,1 objective written directly from docs/user_guide/regularization.rst."""
     value = 0.0
     for t in range(coef.shape[0]):
         rows = task == t

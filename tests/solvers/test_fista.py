@@ -81,7 +81,7 @@ def _cvxpy_objective_value(
 def _numpy_objective(
     X, y, task, weight, coef, intercept, alpha, l1_ratio, intercept_alpha
 ):
-    """The objective of DESIGN section 3, written directly in numpy."""
+    """The objective of docs/user_guide/regularization.rst, in plain numpy."""
     n_tasks = coef.shape[0]
     value = 0.0
     for t in range(n_tasks):
