@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skmtl._tasks import check_task_data
 from skmtl.losses import SquaredLoss
-from skmtl.solvers import _cd_kernels, _l21, bcd, fista, lbfgs
+from skmtl.solvers import _cd_kernels, _design, bcd, fista, lbfgs
 from skmtl.solvers._scaling import Scaling, problem_scaling
 
 
@@ -23,7 +23,7 @@ def _long_design(scale=1.0, seed=0):
     task_index = np.repeat(np.arange(3), 10)
     X = rng.normal(size=(30, 4)) * scale
     y = rng.normal(size=30)
-    return _l21.LongRowsDesign(X, y, np.full(30, 0.1), task_index, 3)
+    return _design.LongRowsDesign(X, y, np.full(30, 0.1), task_index, 3)
 
 
 def test_fista_stops_on_overflow_with_a_warning():
@@ -90,7 +90,7 @@ def test_intercept_newton_step_on_a_singular_hessian():
     # singular; the minimum-norm step leaves it alone instead of raising.
     hessians = np.array([[[2.0]], [[0.0]]])
     gradient = np.array([[1.0], [0.0]])
-    step = _l21._newton_direction(hessians, gradient, 0.0)
+    step = _design._newton_direction(hessians, gradient, 0.0)
     assert_allclose(step, [[-0.5], [0.0]])
 
 
