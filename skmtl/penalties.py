@@ -1,12 +1,42 @@
-"""Penalties that tie the tasks' coefficients together.
+"""Penalties on the coefficient matrix ``W`` (tasks x features).
 
-Each penalty is a small class with its value, what the solvers need of it
-(gradient, proximal operator or dual norm) and ``to_cvxpy`` for the
-reference solver. The objectives are written in the notation of
+Every linear model of skmtl is a loss of :mod:`skmtl.losses` plus one
+penalty from this module, solved by a solver of :mod:`skmtl.solvers`
+(docs/architecture.rst walks through adding one). A penalty on ``W`` gives:
+
+- ``value(W)``, and ``prox(W, step)``, the proximal operator of
+  ``step * P`` (accelerated proximal gradient,
+  :mod:`skmtl.solvers.fista`);
+- what the duality gap needs: ``dual_value(...)``, the dual objective at the
+  generalised residuals rescaled to feasibility. For a norm penalty
+  ``alpha * N(W)`` this is the dual norm ``N*`` (:meth:`NormPenalty.dual_norm`):
+  the residuals are shrunk until their correlation with the features lies in
+  the ball ``N* <= alpha``. Where no bounded dual exists (``alpha = 0``) the
+  solvers fall back on the squared norm of the gradient;
+- ``alpha_max(gradient_at_zero)``: the smallest strength whose solution is
+  ``W = 0``, from the gradient of the data term at zero (the correlation of
+  the generalised residuals with the features);
+- ``to_cvxpy(W)``: the penalty as a cvxpy expression, for the reference
+  solver :mod:`skmtl.solvers.cvxpy`;
+- ``rescaled(scaling)``: the penalty on data rescaled by powers of two
+  (:mod:`skmtl.solvers._scaling`).
+
+A multiclass ``W`` of shape ``(n_tasks, n_classes, n_features)`` is seen as
+the matrix of its ``n_tasks * n_classes`` rows, ``W.reshape(-1, n_features)``
+(task-major), by every penalty but :class:`TaskGroupNorm`, whose group is a
+task's whole block.
+
+:class:`Decomposition` writes ``W = P + Q`` with one penalty on each block:
+the solvers then work on the stacked blocks ``C`` of shape ``(2,) + W.shape``
+through ``combine`` and ``spread``. A single penalty has one block and both
+are the identity.
+
+The objectives are written in the notation of
 docs/user_guide/regularization.rst.
 """
 
 import numpy as np
+from scipy import linalg
 
 
 class MeanRegularization:
@@ -90,7 +120,292 @@ class MeanRegularization:
         )
 
 
-class L21:
+def _matrix(W):
+    """The 2-D view ``(rows, n_features)`` of a 2-D or 3-D coefficient array."""
+    W = np.asarray(W, dtype=float)
+    return W.reshape(-1, W.shape[-1])
+
+
+def _overflow_safe(value):
+    """A strength beyond float64 after rescaling zeroes ``W``: the largest float."""
+    return float(np.finfo(np.float64).max) if np.isinf(value) else value
+
+
+class NormPenalty:
+    """``alpha * N(W)`` for a norm ``N``: what every norm penalty shares.
+
+    Subclasses give the norm, its dual norm and the proximal operator of the
+    norm (``norm``, ``dual_norm``, ``_prox_norm``) and ``to_cvxpy``.
+
+    Parameters
+    ----------
+    alpha : float
+        Strength (>= 0).
+    """
+
+    #: Number of coefficient blocks (see :class:`Decomposition`).
+    n_blocks = 1
+
+    def __init__(self, alpha):
+        self.alpha = alpha
+
+    def __repr__(self):
+        return f"{type(self).__name__}(alpha={self.alpha!r})"
+
+    def combine(self, C):
+        """``W`` from the coefficient blocks (one block: ``C`` itself)."""
+        return C
+
+    def spread(self, G):
+        """Gradient of every block from the gradient in ``W``."""
+        return G
+
+    def blocks_shape(self, shape):
+        """Shape of the stacked blocks for a ``W`` of ``shape``."""
+        return tuple(shape)
+
+    def value(self, W):
+        """Penalty value at ``W`` of shape (n_tasks, [n_classes,] n_features)."""
+        return float(self.alpha) * self.norm(W) if self.alpha else 0.0
+
+    def prox(self, W, step):
+        """Proximal operator of ``step * alpha * N`` at ``W`` (a new array)."""
+        return self._prox_norm(np.asarray(W, dtype=float), step * float(self.alpha))
+
+    def alpha_max(self, gradient_at_zero):
+        """Smallest ``alpha`` with ``W = 0`` optimal: ``N*(gradient at zero)``."""
+        return self.dual_norm(gradient_at_zero)
+
+    def dual_constraints(self, correlation):
+        """Pairs ``(strength, N*(correlation))`` the dual point must satisfy."""
+        return [(float(self.alpha), self.dual_norm(correlation))]
+
+    def dual_value(self, conjugate, correlation, W, intercept_term=0.0):
+        """Dual objective at the generalised residuals rescaled to feasibility.
+
+        With ``A = sum_i c_i nu_i x_i`` (``correlation``) and
+        ``kappa = min(1, min_k alpha_k / N_k*(A))`` over the constraints of
+        :meth:`dual_constraints`, the point ``kappa * nu`` is dual feasible
+        and its value is
+        ``-conjugate(kappa) - kappa^2 * intercept_term``.
+
+        Parameters
+        ----------
+        conjugate : callable
+            ``conjugate(kappa) = sum_i c_i loss*(y_i, -kappa nu_i)``.
+        correlation : ndarray of the shape of ``W``
+        W : ndarray
+            The iterate (unused by norm penalties without a ridge part).
+        intercept_term : float, default=0.0
+            ``||s||^2 / (2 intercept_alpha)`` for tied intercepts, with
+            ``s_t`` the per-task sums of ``c_i nu_i``.
+
+        Returns
+        -------
+        dual : float
+            ``-inf`` when no strength is positive (no bounded dual).
+        """
+        kappa = 1.0
+        for strength, norm in self.dual_constraints(correlation):
+            if strength <= 0:
+                return -np.inf
+            if norm > strength:
+                kappa = min(kappa, strength / norm)
+        return -conjugate(kappa) - kappa**2 * intercept_term
+
+    def rescaled(self, scaling):
+        """The penalty on data rescaled by powers of two (``scaling``)."""
+        return type(self)(_overflow_safe(scaling.strength(self.alpha, degree=1)))
+
+
+class L1(NormPenalty):
+    """Lasso penalty on every coefficient: ``alpha * sum_{t,j} |W[t, j]|``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> penalty = L1(alpha=1.0)
+    >>> penalty.value(np.array([[3.0, -0.5]]))
+    3.5
+    >>> penalty.prox(np.array([[3.0, -0.5]]), step=1.0)
+    array([[ 2., -0.]])
+    """
+
+    def norm(self, W):
+        """``sum |W|``."""
+        return float(np.abs(W).sum())
+
+    def dual_norm(self, G):
+        """``max |G|``."""
+        return float(np.max(np.abs(G), initial=0.0))
+
+    def _prox_norm(self, W, threshold):
+        return np.sign(W) * np.maximum(np.abs(W) - threshold, 0.0)
+
+    def to_cvxpy(self, W, n_tasks=None):
+        """The penalty as a cvxpy expression of a 2-D ``W``."""
+        import cvxpy as cp
+
+        return self.alpha * cp.sum(cp.abs(W))
+
+
+class TraceNorm(NormPenalty):
+    """Trace (nuclear) norm: ``alpha * ||W||_* = alpha * sum_k sigma_k(W)``.
+
+    Penalising the singular values of ``W`` favours a low rank: the tasks'
+    coefficients lie in a small shared subspace, which amounts to learning a
+    few features shared by all tasks (Argyriou, Evgeniou & Pontil 2008).
+    Its proximal operator soft-thresholds the singular values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> penalty = TraceNorm(alpha=1.0)
+    >>> W = np.diag([3.0, 0.5])
+    >>> penalty.value(W)
+    3.5
+    >>> penalty.prox(W, step=1.0)
+    array([[2., 0.],
+           [0., 0.]])
+    >>> penalty.dual_norm(W)
+    3.0
+    """
+
+    def norm(self, W):
+        """Sum of the singular values."""
+        return float(linalg.svdvals(_matrix(W), check_finite=False).sum())
+
+    def dual_norm(self, G):
+        """Spectral norm: the largest singular value."""
+        M = _matrix(G)
+        if M.size == 0:
+            return 0.0
+        return float(linalg.svdvals(M, check_finite=False)[0])
+
+    def _prox_norm(self, W, threshold):
+        M = _matrix(W)
+        U, s, Vt = linalg.svd(M, full_matrices=False, check_finite=False)
+        s = np.maximum(s - threshold, 0.0)
+        keep = s > 0
+        return ((U[:, keep] * s[keep]) @ Vt[keep]).reshape(W.shape)
+
+    def to_cvxpy(self, W, n_tasks=None):
+        """The penalty as a cvxpy expression of a 2-D ``W``."""
+        import cvxpy as cp
+
+        return self.alpha * cp.normNuc(W)
+
+
+class TaskGroupNorm(NormPenalty):
+    """Group norm over the tasks: ``alpha * sum_t ||W[t]||_2``.
+
+    The group of task ``t`` is its whole coefficient vector (all classes of
+    a multiclass task): a task's block is zero or not as a whole. Robust
+    multi-task learning puts it on the outlier part (Chen, Zhou & Ye 2011).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> penalty = TaskGroupNorm(alpha=1.0)
+    >>> W = np.array([[3.0, 4.0], [0.3, 0.4]])
+    >>> penalty.value(W)
+    5.5
+    >>> penalty.prox(W, step=1.0)
+    array([[2.4, 3.2],
+           [0. , 0. ]])
+    """
+
+    @staticmethod
+    def task_norms(W):
+        """``||W[t]||_2`` for every task."""
+        flat = np.reshape(W, (np.shape(W)[0], -1))
+        return np.sqrt(np.einsum("ij,ij->i", flat, flat))
+
+    def norm(self, W):
+        """Sum of the tasks' Euclidean norms."""
+        return float(self.task_norms(W).sum())
+
+    def dual_norm(self, G):
+        """Largest Euclidean norm of a task's block."""
+        return float(np.max(self.task_norms(G), initial=0.0))
+
+    def _prox_norm(self, W, threshold):
+        norms = self.task_norms(W)
+        factor = np.zeros_like(norms)
+        keep = norms > threshold
+        factor[keep] = 1.0 - threshold / norms[keep]
+        return W * factor.reshape((-1,) + (1,) * (W.ndim - 1))
+
+    def to_cvxpy(self, W, n_tasks=None):
+        """The penalty as a cvxpy expression of a 2-D ``W`` (``n_tasks`` row blocks)."""
+        import cvxpy as cp
+
+        n_tasks = W.shape[0] if n_tasks is None else n_tasks
+        rows_per_task = W.shape[0] // n_tasks
+        grouped = cp.reshape(W, (n_tasks, rows_per_task * W.shape[1]), order="C")
+        return self.alpha * cp.sum(cp.norm(grouped, 2, axis=1))
+
+
+class FeatureMaxNorm(NormPenalty):
+    """Block L1/Linf norm over features: ``alpha * sum_j max_t |W[t, j]|``.
+
+    A feature is used by the tasks with one common magnitude or not at all:
+    the shared part of the dirty model (Jalali et al. 2010). Its proximal
+    operator is, by Moreau's identity, the residual of the projection of
+    every column onto an L1 ball.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> penalty = FeatureMaxNorm(alpha=1.0)
+    >>> W = np.array([[3.0, 0.2], [1.0, -0.3]])
+    >>> penalty.value(W)
+    3.3
+    >>> penalty.prox(W, step=1.0)
+    array([[2., 0.],
+           [1., 0.]])
+    """
+
+    def norm(self, W):
+        """Sum over features of the largest magnitude over tasks."""
+        return float(np.abs(_matrix(W)).max(axis=0, initial=0.0).sum())
+
+    def dual_norm(self, G):
+        """Largest L1 norm of a feature's column."""
+        return float(np.max(np.abs(_matrix(G)).sum(axis=0), initial=0.0))
+
+    def _prox_norm(self, W, threshold):
+        M = _matrix(W)
+        return (M - _project_columns_l1(M, threshold)).reshape(W.shape)
+
+    def to_cvxpy(self, W, n_tasks=None):
+        """The penalty as a cvxpy expression of a 2-D ``W``."""
+        import cvxpy as cp
+
+        return self.alpha * cp.sum(cp.max(cp.abs(W), axis=0))
+
+
+def _project_columns_l1(M, radius):
+    """Euclidean projection of every column of ``M`` onto the L1 ball ``radius``.
+
+    The sort-based algorithm of Duchi et al. (2008), for all columns at once.
+    """
+    if radius <= 0:
+        return np.zeros_like(M)
+    magnitude = np.abs(M)
+    inside = magnitude.sum(axis=0) <= radius
+    ordered = -np.sort(-magnitude, axis=0)
+    cumulative = np.cumsum(ordered, axis=0) - radius
+    index = np.arange(1, M.shape[0] + 1)[:, None]
+    positive = ordered - cumulative / index > 0
+    count = positive.sum(axis=0)
+    count = np.maximum(count, 1)
+    theta = cumulative[count - 1, np.arange(M.shape[1])] / count
+    theta = np.where(inside, 0.0, np.maximum(theta, 0.0))
+    return np.sign(M) * np.maximum(magnitude - theta, 0.0)
+
+
+class L21(NormPenalty):
     """Joint-feature penalty: group norm over tasks plus a ridge part.
 
     ``P(W) = alpha * l1_ratio * sum_j ||W[..., j]||_2
@@ -123,9 +438,16 @@ class L21:
     5.0
     """
 
+    #: The group norm is smooth on its support: FISTA may finish by L-BFGS
+    #: there (:func:`skmtl.solvers.fista._polish_on_support`).
+    polish_on_support = True
+
     def __init__(self, alpha, l1_ratio=1.0):
         self.alpha = alpha
         self.l1_ratio = l1_ratio
+
+    def __repr__(self):
+        return f"L21(alpha={self.alpha!r}, l1_ratio={self.l1_ratio!r})"
 
     @property
     def strengths(self):
@@ -135,9 +457,12 @@ class L21:
     @staticmethod
     def group_norms(W):
         """``||W[..., j]||_2`` for every feature ``j``, shape (n_features,)."""
-        W = np.asarray(W, dtype=float)
-        flat = W.reshape(-1, W.shape[-1])
+        flat = _matrix(W)
         return np.sqrt(np.einsum("ij,ij->j", flat, flat))
+
+    def norm(self, W):
+        """Sum of the features' Euclidean norms over tasks."""
+        return float(self.group_norms(W).sum())
 
     def value(self, W):
         """Penalty value at ``W`` of shape (n_tasks, [n_classes,] n_features)."""
@@ -161,7 +486,31 @@ class L21:
         """Dual norm of the group norm, ``max_j ||V[..., j]||_2``."""
         return float(np.max(self.group_norms(V), initial=0.0))
 
-    def to_cvxpy(self, W):
+    def dual_constraints(self, correlation):
+        """``(alpha * l1_ratio, max_j ||A[..., j]||)`` (valid without ridge part)."""
+        return [(self.strengths[0], self.dual_norm(correlation))]
+
+    def alpha_max(self, gradient_at_zero):
+        """Smallest ``alpha`` with ``W = 0`` optimal (``l1_ratio > 0``)."""
+        return self.dual_norm(gradient_at_zero) / float(self.l1_ratio)
+
+    def dual_value(self, conjugate, correlation, W, intercept_term=0.0):
+        """Dual value, with the exact conjugate of the ridge part when present.
+
+        See :func:`skmtl.solvers._l21.dual_value`.
+        """
+        from .solvers._l21 import tied_dual_value
+
+        group, ridge = self.strengths
+        return tied_dual_value(conjugate, correlation, W, group, ridge, intercept_term)
+
+    def rescaled(self, scaling):
+        """The penalty on data rescaled by powers of two (``scaling``)."""
+        group, ridge = scaling.l21_strengths(*self.strengths)
+        alpha = group + ridge
+        return L21(alpha, group / alpha if alpha else self.l1_ratio)
+
+    def to_cvxpy(self, W, n_tasks=None):
         """The penalty as a cvxpy expression of a 2-D ``W`` (tasks x features).
 
         For a multinomial model stack the classes into the rows first.
@@ -173,3 +522,101 @@ class L21:
         if ridge:
             expression = expression + 0.5 * ridge * cp.sum_squares(W)
         return expression
+
+
+class Decomposition:
+    """``W = P + Q`` with one penalty on each block: ``first(P) + second(Q)``.
+
+    The solvers minimise over both blocks, stacked as ``C`` of shape
+    ``(2,) + W.shape``; the data term sees ``W = C[0] + C[1]``. Minimising
+    over the blocks amounts to the infimal convolution of the two penalties
+    on ``W``, whose dual is the intersection of the two dual balls: the
+    rescaled residuals must satisfy both penalties' dual constraints.
+
+    Parameters
+    ----------
+    first, second : NormPenalty
+        Penalties of ``C[0]`` and ``C[1]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> penalty = Decomposition(L1(1.0), TraceNorm(2.0))
+    >>> C = np.stack([np.eye(2), np.diag([1.0, 0.0])])
+    >>> penalty.combine(C)
+    array([[2., 0.],
+           [0., 1.]])
+    >>> penalty.value(C)
+    4.0
+    """
+
+    n_blocks = 2
+
+    def __init__(self, first, second):
+        self.first = first
+        self.second = second
+
+    def __repr__(self):
+        return f"Decomposition({self.first!r}, {self.second!r})"
+
+    @property
+    def parts(self):
+        return (self.first, self.second)
+
+    def combine(self, C):
+        """``W = C[0] + C[1]``."""
+        return C[0] + C[1]
+
+    def spread(self, G):
+        """Both blocks receive the gradient in ``W``."""
+        return np.stack([G, G])
+
+    def blocks_shape(self, shape):
+        """``(2,) + shape``."""
+        return (2,) + tuple(shape)
+
+    def value(self, C):
+        """``first(C[0]) + second(C[1])``."""
+        return self.first.value(C[0]) + self.second.value(C[1])
+
+    def prox(self, C, step):
+        """Block-wise proximal operator (the penalty is separable in the blocks)."""
+        return np.stack([self.first.prox(C[0], step), self.second.prox(C[1], step)])
+
+    def dual_constraints(self, correlation):
+        """The constraints of both penalties."""
+        return [
+            *self.first.dual_constraints(correlation),
+            *self.second.dual_constraints(correlation),
+        ]
+
+    def zero_thresholds(self, gradient_at_zero):
+        """``(alpha_max of first, alpha_max of second)``: ``W = 0`` iff both hold."""
+        return (
+            self.first.alpha_max(gradient_at_zero),
+            self.second.alpha_max(gradient_at_zero),
+        )
+
+    def alpha_max(self, gradient_at_zero):
+        """Smallest strength of ``first`` with ``W = 0`` when ``second/first`` is fixed.
+
+        ``max(N1*(A), N2*(A) * alpha_1 / alpha_2)`` for the current ratio of
+        the two strengths.
+        """
+        first, second = self.zero_thresholds(gradient_at_zero)
+        ratio = float(self.first.alpha) / float(self.second.alpha)
+        return max(first, second * ratio)
+
+    dual_value = NormPenalty.dual_value
+
+    def rescaled(self, scaling):
+        """Both penalties on rescaled data."""
+        return Decomposition(
+            self.first.rescaled(scaling), self.second.rescaled(scaling)
+        )
+
+    def to_cvxpy(self, P, Q, n_tasks=None):
+        """``first(P) + second(Q)`` as a cvxpy expression of two 2-D blocks."""
+        return self.first.to_cvxpy(P, n_tasks=n_tasks) + self.second.to_cvxpy(
+            Q, n_tasks=n_tasks
+        )

@@ -215,6 +215,31 @@ def dual_value(
     )
 
 
+def tied_dual_value(conjugate, correlation, W, a1, a2, intercept_term=0.0):
+    """The dual value of :func:`dual_value`, with the tie term given.
+
+    ``intercept_term`` is ``||s||^2 / (2 intercept_alpha)`` (0 for free
+    intercepts). Returns ``-inf`` when no penalty is positive.
+    """
+    dual = -np.inf
+    if a1 > 0:
+        largest = float(
+            np.max(
+                group_norms(correlation - a2 * W if a2 else correlation), initial=0.0
+            )
+        )
+        kappa = 1.0 if largest <= a1 else a1 / largest
+        dual = -conjugate(kappa) - kappa**2 * (
+            0.5 * a2 * float(np.vdot(W, W)) + intercept_term
+        )
+    if a2 > 0:
+        excess = np.maximum(group_norms(correlation) - a1, 0.0)
+        dual = max(
+            dual, -conjugate(1.0) - float(excess @ excess) / (2 * a2) - intercept_term
+        )
+    return dual
+
+
 def duality_gap(
     design,
     loss,

@@ -1,16 +1,18 @@
-"""Accelerated proximal gradient (FISTA) for the L2,1 problem with any loss.
+"""Accelerated proximal gradient (FISTA) for any loss with any proximable penalty.
 
-The problem (docs/user_guide/regularization.rst; see :mod:`skmtl.solvers._l21`)::
+The problem (docs/user_guide/regularization.rst, docs/architecture.rst)::
 
     minimise  sum_t (1 / n_t) sum_{i in t} s_i loss(y_i, x_i . w_t + b_t)
-              + a1 sum_j ||W[..., j]||_2 + (a2 / 2) ||W||_F^2
+              + penalty(W)
               + (intercept_alpha / 2) sum_t ||b_t - mean_s b_s||^2
 
 for the squared, logistic and multinomial losses of :mod:`skmtl.losses`
-(multinomial: ``W`` is ``(n_tasks, n_classes, n_features)`` and the group of
-feature ``j`` spans all tasks and classes). The intercepts are smooth
-variables of the gradient step; the group norm and the ridge are handled by
-their proximal operator (group soft-thresholding).
+(multinomial: ``W`` is ``(n_tasks, n_classes, n_features)``) and any penalty
+of :mod:`skmtl.penalties`: the L2,1 norm of joint-feature learning (the
+default, from ``alpha`` and ``l1_ratio``), the trace norm, and
+decompositions ``W = P + Q`` with a penalty on each block, whose blocks are
+the iterates. The intercepts are smooth variables of the gradient step; the
+penalty is handled by its proximal operator.
 
 Steps use backtracking on the Lipschitz constant, started from
 ``loss.curvature`` times the largest eigenvalue of the design (power
@@ -19,7 +21,9 @@ of O'Donoghue & Candes (2015). Every ``check_every`` iterations the
 intercepts are polished by Newton's method
 (:func:`~skmtl.solvers._l21.fit_intercepts`), which makes the generalised
 residuals dual feasible with respect to the intercepts, and the duality gap
-of :func:`~skmtl.solvers._l21.duality_gap` is computed; the solver stops when
+is computed from the penalty's dual (``penalty.dual_value``: the generalised
+residuals rescaled into the dual ball; the squared gradient norm when no
+penalty is positive, where no bounded dual exists); the solver stops when
 ``gap <= tol * P(0)``, ``P(0)`` the objective of the intercept-only model
 (``W = 0`` and optimal intercepts), which guarantees an objective within
 ``tol * P(0)`` of the optimum; :mod:`skmtl.solvers.bcd` compares this rule
@@ -42,22 +46,20 @@ from scipy import optimize
 from sklearn.exceptions import ConvergenceWarning
 
 from .._config import blas_threads_for
-from ._l21 import (
+from ..penalties import L21
+from ._design import (
     bregman_term,
+    conjugate_term,
     data_term,
-    duality_gap,
     fit_intercepts,
     generalized_residual,
-    group_norms,
-    group_soft_threshold,
     intercept_penalty,
     intercept_penalty_gradient,
     make_design,
-    penalty_strengths,
-    penalty_value,
     scaled_gradient,
     zero_coef,
 )
+from ._l21 import group_norms
 from ._result import SolverResult
 from ._scaling import unscale_result
 
@@ -75,8 +77,9 @@ def solve(
     data,
     loss,
     *,
-    alpha,
+    alpha=None,
     l1_ratio=1.0,
+    penalty=None,
     fit_intercept=True,
     intercept_alpha=0.0,
     targets=None,
@@ -95,10 +98,14 @@ def solve(
     data : TaskData
         Observations grouped by task.
     loss : SquaredLoss, LogisticLoss or MultinomialLoss
-    alpha : float
-        Overall penalty strength (>= 0).
+    alpha : float, default=None
+        Overall strength of the L2,1 penalty (>= 0), when ``penalty`` is None.
     l1_ratio : float, default=1.0
-        Share of the group-norm penalty, in [0, 1].
+        Share of the group-norm penalty, in [0, 1], when ``penalty`` is None.
+    penalty : penalty of :mod:`skmtl.penalties`, default=None
+        Any penalty with a proximal operator; ``L21(alpha, l1_ratio)`` if
+        None. For a :class:`~skmtl.penalties.Decomposition` the result's
+        ``coef`` is ``W = P + Q`` and ``extra["blocks"]`` holds ``(P, Q)``.
     fit_intercept : bool, default=True
     intercept_alpha : float, default=0.0
         Strength of the tie between task intercepts (0: free intercepts).
@@ -117,9 +124,10 @@ def solve(
     warn : bool, default=True
         Raise a ``ConvergenceWarning`` when ``tol`` is not met.
     polish : bool, default=True
-        Every 500 iterations without convergence, minimise over the current
-        support by L-BFGS (:func:`_polish_on_support`), which converges where
-        little regularisation makes first-order steps crawl.
+        L2,1 penalty only: every 500 iterations without convergence,
+        minimise over the current support by L-BFGS
+        (:func:`_polish_on_support`), which converges where little
+        regularisation makes first-order steps crawl.
 
     Returns
     -------
@@ -141,14 +149,16 @@ def solve(
     >>> bool(np.allclose(result.coef, reference.coef_, atol=1e-6))
     True
     """
-    multinomial = loss.name == "multinomial"
+    if penalty is None:
+        if alpha is None:
+            raise TypeError("solve() needs a penalty or the L2,1 strength alpha.")
+        penalty = L21(alpha, l1_ratio)
+    multinomial = loss.multiclass
     design = make_design(data, targets, multinomial=multinomial)
-    a1, a2 = penalty_strengths(alpha, l1_ratio)
     return solve_design(
         design,
         loss,
-        a1,
-        a2,
+        penalty,
         fit_intercept=fit_intercept,
         intercept_alpha=intercept_alpha,
         n_classes=n_classes if multinomial else None,
@@ -241,8 +251,8 @@ class _SmoothPart:
 def solve_design(
     design,
     loss,
-    a1,
-    a2,
+    penalty,
+    a2=None,
     *,
     n_classes=None,
     coef_init=None,
@@ -251,12 +261,21 @@ def solve_design(
 ):
     """FISTA on a prepared design; see :func:`solve` for the parameters.
 
+    ``penalty`` is a penalty of :mod:`skmtl.penalties`; two numbers
+    ``(a1, a2)`` instead give the L2,1 penalty with group strength ``a1`` and
+    ridge strength ``a2``. ``coef_init`` holds the stacked blocks of a
+    decomposition (or ``W`` for a single penalty).
+
     Small designs run with a single BLAS thread
     (:func:`skmtl._config.blas_threads_for`): their products are too short
     to gain from threads, and lose much to them on a busy machine. A
     rescaled design (``design.scaling``) is solved in its own units and the
     result mapped back to those of the original data.
     """
+    if a2 is not None:
+        a1 = float(penalty)
+        total = a1 + float(a2)
+        penalty = L21(total, a1 / total if total else 1.0)
     scaling = design.scaling
     # Overflow ends the run with a ConvergenceWarning that says so; numpy's
     # own warnings on the way would only repeat it.
@@ -267,20 +286,21 @@ def solve_design(
         result = _solve_design(
             design,
             loss,
-            *scaling.l21_strengths(a1, a2),
+            penalty.rescaled(scaling),
             n_classes=n_classes,
             coef_init=scaling.coef_in(coef_init),
             intercept_init=scaling.intercept_in(intercept_init),
             **options,
         )
+    if "blocks" in result.extra:
+        result.extra["blocks"] = scaling.coef_out(result.extra["blocks"])
     return unscale_result(result, scaling)
 
 
 def _solve_design(
     design,
     loss,
-    a1,
-    a2,
+    penalty,
     *,
     fit_intercept=True,
     intercept_alpha=0.0,
@@ -294,29 +314,36 @@ def _solve_design(
     polish_every=500,
 ):
     smooth = _SmoothPart(design, loss, fit_intercept, intercept_alpha)
-    W = zero_coef(design, n_classes) if coef_init is None else np.array(coef_init)
-    W = W.astype(float, copy=True)
+    W_shape = zero_coef(design, n_classes).shape
+    C = np.zeros(penalty.blocks_shape(W_shape))
+    if coef_init is not None:
+        C = np.array(coef_init, dtype=float).reshape(C.shape)
     b = (
-        np.zeros(W.shape[:-1])
+        np.zeros(W_shape[:-1])
         if intercept_init is None or not fit_intercept
         else np.array(intercept_init, dtype=float)
     )
     # Both depend on the data only: computed once per design along a path.
-    key = (loss.name, fit_intercept, smooth.intercept_alpha, W.shape)
+    key = (loss.name, fit_intercept, smooth.intercept_alpha, W_shape)
     if key not in design.cache:
         design.cache[key] = (
-            max(smooth.lipschitz(W.shape, b.shape), np.finfo(float).tiny),
-            _null_objective(smooth, W.shape),
+            max(smooth.lipschitz(W_shape, b.shape), np.finfo(float).tiny),
+            _null_objective(smooth, W_shape),
         )
     lipschitz, null_objective = design.cache[key]
+    # The data term of W = sum of the blocks: its curvature in the blocks is
+    # at most n_blocks times that in W.
+    lipschitz = lipschitz * penalty.n_blocks
     smallest_lipschitz = np.ldexp(lipschitz, -40)
-    check = _GapCheck(smooth, a1, a2, tol * null_objective)
-    W, b, z, done = check(W, b + smooth.offset(W))
-    y_W, y_b, z_y, momentum = W, b, z, 1.0
+    check = _GapCheck(smooth, penalty, tol * null_objective)
+    C, b, z, done = check(C, b + smooth.offset(penalty.combine(C)))
+    y_C, y_b, z_y, momentum = C, b, z, 1.0
     iteration, failed = 0, not np.isfinite(check.gap)
+    polish = polish_every if getattr(penalty, "polish_on_support", False) else None
     while not done and not failed and iteration < max_iter:
         iteration += 1
-        grad_W, grad_b = smooth.gradient(z_y, y_W, y_b)
+        grad_W, grad_b = smooth.gradient(z_y, penalty.combine(y_C), y_b)
+        grad_C = penalty.spread(grad_W)
         # Try a longer step first: the local curvature of the logistic loss
         # is often far below its global bound (Scheinberg et al. 2014).
         previous_lipschitz = lipschitz
@@ -325,72 +352,73 @@ def _solve_design(
         # shrink without limit, then need more than _MAX_BACKTRACKS doublings.
         lipschitz = max(lipschitz * _DECREASE, smallest_lipschitz)
         step = _backtracking_step(
-            smooth, (y_W, y_b, z_y), (grad_W, grad_b), a1, a2, lipschitz
+            smooth, penalty, (y_C, y_b, z_y), (grad_C, grad_b), lipschitz
         )
         if step is None:
             # Values beyond float64: no step size gives a finite decrease.
             failed = True
             break
-        new_W, new_b, new_z, lipschitz = step
+        new_C, new_b, new_z, lipschitz = step
         restart = (
-            float(np.vdot(y_W - new_W, new_W - W) + np.vdot(y_b - new_b, new_b - b)) > 0
+            float(np.vdot(y_C - new_C, new_C - C) + np.vdot(y_b - new_b, new_b - b)) > 0
         )
         if restart:
-            y_W, y_b, z_y, momentum = new_W, new_b, new_z, 1.0
+            y_C, y_b, z_y, momentum = new_C, new_b, new_z, 1.0
         else:
             ratio = previous_lipschitz / lipschitz
             next_momentum = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * ratio * momentum**2))
             beta = (momentum - 1.0) / next_momentum
-            y_W = new_W + beta * (new_W - W)
+            y_C = new_C + beta * (new_C - C)
             y_b = new_b + beta * (new_b - b)
             z_y = new_z + beta * (new_z - z)
             momentum = next_momentum
-        W, b, z = new_W, new_b, new_z
+        C, b, z = new_C, new_b, new_z
         if iteration % check_every == 0 or iteration == max_iter:
-            if polish_every and iteration % polish_every == 0 and iteration < max_iter:
-                W, b = _polish_on_support(smooth, W, b, a1, a2)
-            W, b, z, done = check(W, b)
+            if polish and iteration % polish == 0 and iteration < max_iter:
+                C, b = _polish_on_support(smooth, C, b, penalty)
+            C, b, z, done = check(C, b)
             # The polished intercepts moved the iterate: restart the momentum.
-            y_W, y_b, z_y, momentum = W, b, z, 1.0
+            y_C, y_b, z_y, momentum = C, b, z, 1.0
     if not done and iteration < max_iter:
-        W, b, z, done = check(W, b)
+        C, b, z, done = check(C, b)
     failed = failed or not np.isfinite(check.gap)
     if warn and not done:
         _warn_not_converged(check, iteration, failed)
+    extra = {"lipschitz": lipschitz, "null_objective": check.threshold / tol}
+    if penalty.n_blocks > 1:
+        extra["blocks"] = C
     return SolverResult(
-        coef=W,
+        coef=penalty.combine(C),
         intercept=check.intercept,
         n_iter=iteration,
         objective=check.primal,
         gap=check.gap,
         converged=bool(done),
-        extra={"lipschitz": lipschitz, "null_objective": check.threshold / tol},
+        extra=extra,
     )
 
 
-def _backtracking_step(smooth, point, gradient, a1, a2, lipschitz):
+def _backtracking_step(smooth, penalty, point, gradient, lipschitz):
     """Proximal gradient step from ``point`` with backtracking on ``lipschitz``.
 
     Doubles the Lipschitz estimate until the sufficient decrease holds, at
     most :data:`_MAX_BACKTRACKS` times; a step that rounds to zero, or the
     step at the last doubling (of the order of the rounding of the iterate:
     near the optimum, rounding in the predictions can defeat the test), is
-    taken as it is. Returns ``(W, b, z, lipschitz)``, or None when the
+    taken as it is. Returns ``(C, b, z, lipschitz)``, or None when the
     estimate or the curvature is not finite (values overflowing float64).
     """
-    y_W, y_b, z_y = point
-    grad_W, grad_b = gradient
+    y_C, y_b, z_y = point
+    grad_C, grad_b = gradient
     for _ in range(_MAX_BACKTRACKS):
         if not np.isfinite(lipschitz):
             return None
-        new_W = group_soft_threshold(
-            y_W - grad_W / lipschitz, a1 / lipschitz, 1.0 / (1.0 + a2 / lipschitz)
-        )
+        new_C = penalty.prox(y_C - grad_C / lipschitz, 1.0 / lipschitz)
         new_b = y_b - grad_b / lipschitz
-        new_z = smooth.predictions(new_W, new_b)
-        step_W, step_b = new_W - y_W, new_b - y_b
-        squared_step = float(np.vdot(step_W, step_W) + np.vdot(step_b, step_b))
-        curvature = smooth.curvature(z_y, new_z - z_y, step_W, step_b)
+        new_z = smooth.predictions(penalty.combine(new_C), new_b)
+        step_C, step_b = new_C - y_C, new_b - y_b
+        squared_step = float(np.vdot(step_C, step_C) + np.vdot(step_b, step_b))
+        curvature = smooth.curvature(z_y, new_z - z_y, penalty.combine(step_C), step_b)
         if not (np.isfinite(curvature) and np.isfinite(squared_step)):
             return None
         # Sufficient decrease f(x) <= f(y) + <grad, x - y> + L/2 |x - y|^2,
@@ -401,7 +429,7 @@ def _backtracking_step(smooth, point, gradient, a1, a2, lipschitz):
         ):
             break
         lipschitz *= 2.0
-    return new_W, new_b, new_z, lipschitz
+    return new_C, new_b, new_z, lipschitz
 
 
 def _warn_not_converged(check, iteration, failed):
@@ -421,7 +449,7 @@ def _warn_not_converged(check, iteration, failed):
     warnings.warn(message, ConvergenceWarning, stacklevel=5)
 
 
-def _polish_on_support(smooth, W, b, a1, a2, max_iter=300):
+def _polish_on_support(smooth, W, b, penalty, max_iter=300):
     """Minimise the objective over the current support by L-BFGS.
 
     On the support (the groups with a non-zero norm) the group norm is
@@ -432,6 +460,7 @@ def _polish_on_support(smooth, W, b, a1, a2, max_iter=300):
     Returns the better of the start and the result (``b`` in centred
     coordinates, as the iterates of :func:`_solve_design`).
     """
+    a1, a2 = penalty.strengths
     support = np.flatnonzero(group_norms(W))
     if support.size == 0:
         return W, b
@@ -447,7 +476,7 @@ def _polish_on_support(smooth, W, b, a1, a2, max_iter=300):
         W_new, b_new = unpack(theta)
         z = smooth.predictions(W_new, b_new)
         coef = W_new[..., support]
-        value = smooth.value(z, W_new, b_new) + penalty_value(coef, a1, a2)
+        value = smooth.value(z, W_new, b_new) + penalty.value(coef)
         grad_W, grad_b = smooth.gradient(z, W_new, b_new)
         norms = np.maximum(group_norms(coef), np.finfo(float).tiny)
         grad_coef = grad_W[..., support] + a1 * coef / norms + a2 * coef
@@ -483,39 +512,48 @@ def _null_objective(smooth, shape):
 
 
 class _GapCheck:
-    """Polish the intercepts, then compute the duality gap at ``(W, b)``."""
+    """Polish the intercepts, then compute the duality gap at ``(C, b)``."""
 
-    def __init__(self, smooth, a1, a2, threshold):
+    def __init__(self, smooth, penalty, threshold):
         self.smooth = smooth
-        self.a1, self.a2 = a1, a2
+        self.penalty = penalty
         self.threshold = threshold
         self.gap = np.inf
         self.primal = np.inf
 
-    def __call__(self, W, centred_b):
-        """Return ``(W, b', z, converged)``; ``b'`` in centred coordinates."""
-        smooth = self.smooth
+    def __call__(self, C, centred_b):
+        """Return ``(C, b', z, converged)``; ``b'`` in centred coordinates."""
+        smooth, penalty = self.smooth, self.penalty
         design, loss = smooth.design, smooth.loss
+        W = penalty.combine(C)
         z = design.predict(W)
         b = centred_b - smooth.offset(W)
+        tied = smooth.fit_intercept and smooth.intercept_alpha > 0
         if smooth.fit_intercept:
             b = fit_intercepts(design, loss, z, b, smooth.intercept_alpha)
             z = z + design.expand_intercept(b)
         self.intercept = b
         nu = generalized_residual(design, loss, z)
-        correlation = design.correlate(design.scale_like(nu) * nu)
-        result = duality_gap(
-            design,
-            loss,
-            z,
-            W,
-            b,
+        weighted = design.scale_like(nu) * nu
+        correlation = design.correlate(weighted)
+        primal = data_term(design, loss, z) + penalty.value(C)
+        intercept_term = 0.0
+        if tied:
+            primal += intercept_penalty(b, smooth.intercept_alpha)
+            sums = design.task_sums(weighted)
+            intercept_term = float(np.vdot(sums, sums)) / (2 * smooth.intercept_alpha)
+        dual = penalty.dual_value(
+            lambda kappa: conjugate_term(design, loss, kappa * nu),
             correlation,
-            self.a1,
-            self.a2,
-            fit_intercept=smooth.fit_intercept,
-            intercept_alpha=smooth.intercept_alpha,
+            W,
+            intercept_term,
         )
-        self.gap, self.primal = result.gap, result.primal
-        done = result.gap <= self.threshold
-        return W, b + smooth.offset(W), z, done
+        if np.isfinite(dual):
+            self.gap = primal - dual
+        else:
+            # No bounded dual (no positive strength): the squared gradient
+            # norm is the criterion instead.
+            self.gap = float(np.vdot(correlation, correlation))
+        self.primal = primal
+        done = self.gap <= self.threshold
+        return C, b + smooth.offset(W), z, done
