@@ -195,3 +195,129 @@ def solve_mean_regularized_cvxpy(
             "cvxpy_solver": solver,
         },
     )
+
+
+def _task_predictions(data, coef_rows, intercept, t, n_classes):
+    """``X_t W_t^T + b_t`` of task ``t`` as a cvxpy expression."""
+    cp = _cvxpy()
+    X_t = data.task_rows(t)
+    X_t = X_t.toarray() if hasattr(X_t, "toarray") else X_t
+    if not n_classes:
+        z = X_t @ coef_rows[t]
+        return z if intercept is None else z + intercept[t]
+    block = coef_rows[t * n_classes : (t + 1) * n_classes, :]
+    z = X_t @ block.T
+    if intercept is not None:
+        z = z + np.ones((X_t.shape[0], 1)) @ cp.reshape(
+            intercept[t, :], (1, n_classes), order="C"
+        )
+    return z
+
+
+def solve_cvxpy(
+    data,
+    loss,
+    penalty,
+    *,
+    fit_intercept=True,
+    intercept_alpha=0.0,
+    targets=None,
+    n_classes=None,
+    tol=1e-9,
+):
+    """Any loss with any penalty on ``W``, written in cvxpy: the reference solver.
+
+    Minimises (docs/architecture.rst)::
+
+        sum_t (1 / n_t) sum_{i in t} s_i loss(y_i, x_i . w_t + b_t) + penalty(W)
+        + (intercept_alpha / 2) sum_t ||b_t - mean_s b_s||^2
+
+    with the loss's ``to_cvxpy`` and the penalty's ``to_cvxpy``. A multiclass
+    ``W`` is the ``(n_tasks * n_classes, n_features)`` matrix of its rows; a
+    :class:`~skmtl.penalties.Decomposition` gets one variable per block.
+
+    Parameters
+    ----------
+    data : TaskData
+        Observations grouped by task.
+    loss : SquaredLoss, LogisticLoss or MultinomialLoss
+    penalty : penalty of :mod:`skmtl.penalties`
+    fit_intercept : bool, default=True
+    intercept_alpha : float, default=0.0
+        Strength of the tie between task intercepts.
+    targets : ndarray of shape (n_observations,), default=None
+        Targets as the loss expects them (0/1, class indices); ``data.y`` if
+        None.
+    n_classes : int or None
+        Number of classes of the multinomial loss.
+    tol : float, default=1e-9
+        Tolerance handed to the conic solver.
+
+    Returns
+    -------
+    result : SolverResult
+        ``objective`` is the optimal value reported by cvxpy, ``gap`` 0;
+        ``extra["blocks"]`` holds the blocks of a decomposition.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import Lasso
+    >>> from skmtl._tasks import check_task_data
+    >>> from skmtl.losses import SquaredLoss
+    >>> from skmtl.penalties import L1
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(20, 3))
+    >>> y = X @ np.array([1.0, 0.0, -2.0])
+    >>> data = check_task_data(Lasso(), X, y)
+    >>> result = solve_cvxpy(data, SquaredLoss(), L1(0.1))
+    >>> reference = Lasso(alpha=0.1, tol=1e-12).fit(X, y)
+    >>> bool(np.allclose(result.coef[0], reference.coef_, atol=1e-6))
+    True
+    """
+    cp = _cvxpy()
+    targets = data.y if targets is None else np.asarray(targets)
+    multiclass = bool(loss.multiclass)
+    n_classes = n_classes if multiclass else None
+    n_rows = data.n_tasks * (n_classes or 1)
+    blocks = [cp.Variable((n_rows, data.n_features)) for _ in range(penalty.n_blocks)]
+    coef = blocks[0] if len(blocks) == 1 else blocks[0] + blocks[1]
+    intercept_shape = (data.n_tasks, n_classes) if multiclass else (data.n_tasks,)
+    intercept = cp.Variable(intercept_shape) if fit_intercept else None
+    scale = observation_scale(data)
+    terms = []
+    for t in range(data.n_tasks):
+        rows = data.task_slice(t)
+        z = _task_predictions(data, coef, intercept, t, n_classes)
+        y = targets[rows] if multiclass else targets[rows].astype(float)
+        terms.append(scale[rows] @ loss.to_cvxpy(y, z))
+    objective = cp.sum(cp.hstack(terms)) + penalty.to_cvxpy(
+        *blocks, n_tasks=data.n_tasks
+    )
+    if fit_intercept and intercept_alpha:
+        centring = np.eye(data.n_tasks) - 1.0 / data.n_tasks
+        objective = objective + 0.5 * intercept_alpha * cp.sum_squares(
+            centring @ intercept
+        )
+    problem = cp.Problem(cp.Minimize(objective))
+    solver = solve_problem(problem, tol=tol)
+    shape = (data.n_tasks, n_classes, data.n_features) if multiclass else None
+    values = [np.asarray(block.value, dtype=float) for block in blocks]
+    if shape:
+        values = [value.reshape(shape) for value in values]
+    extra = {"cvxpy_solver": solver}
+    if len(values) > 1:
+        extra["blocks"] = np.stack(values)
+    return SolverResult(
+        coef=values[0] if len(values) == 1 else values[0] + values[1],
+        intercept=(
+            np.asarray(intercept.value, dtype=float)
+            if fit_intercept
+            else np.zeros(intercept_shape)
+        ),
+        n_iter=int(problem.solver_stats.num_iters or 0),
+        objective=float(problem.value),
+        gap=0.0,
+        converged=problem.status == "optimal",
+        extra=extra,
+    )
