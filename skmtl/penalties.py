@@ -604,6 +604,9 @@ class Decomposition:
         the two strengths.
         """
         first, second = self.zero_thresholds(gradient_at_zero)
+        if float(self.second.alpha) <= 0:
+            # An unpenalised block is zero only where the gradient is.
+            return first if second == 0 else float("inf")
         ratio = float(self.first.alpha) / float(self.second.alpha)
         return max(first, second * ratio)
 

@@ -50,11 +50,17 @@ _TIGHT_TOL_CHECKS = (
     "check_sample_weight_equivalence_on_dense_data",
     "check_sample_weight_equivalence_on_sparse_data",
 )
-_DUALITY_GAP_ESTIMATORS = (
-    "JointFeatureRegressor",
-    "JointFeatureClassifier",
-    "JointFeatureRegressorCV",
-    "JointFeatureClassifierCV",
+_DUALITY_GAP_ESTIMATORS = tuple(
+    f"{model}{kind}{cv}"
+    for model in (
+        "JointFeature",
+        "TraceNorm",
+        "SparseLowRank",
+        "RobustMultiTask",
+        "DirtyModel",
+    )
+    for kind in ("Regressor", "Classifier")
+    for cv in ("", "CV")
 )
 
 

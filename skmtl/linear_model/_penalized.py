@@ -1,0 +1,412 @@
+"""What every penalised multi-task linear model shares: one fit for any penalty.
+
+A model of this family is a penalty of :mod:`skmtl.penalties` plus a thin
+estimator (docs/architecture.rst): the estimator names its parameters and
+builds its penalty in ``_penalty()``; :class:`PenalizedRegressorMixin` and
+:class:`PenalizedClassifierMixin` validate the data, choose the loss, call
+the solver (:mod:`skmtl.solvers.fista`, or the cvxpy reference), and set the
+fitted attributes every linear model has. A decomposition ``W = P + Q``
+names the attributes of its blocks in ``_block_attributes``.
+
+The objective (docs/user_guide/regularization.rst)::
+
+    sum_t (1 / n_t) sum_{i in t} s_i loss(y_i, x_i . w_t + b_t) + penalty(W)
+    + (intercept_alpha / 2) sum_t ||b_t - b_0||^2
+
+with free intercepts for the regressors (``intercept_alpha = 0``) and tied
+ones for the classifiers, as :class:`~skmtl.linear_model.JointFeatureClassifier`.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import svd_flip
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from .._tasks import check_predict_data, check_task_data
+from ..base import MultiTaskClassifierMixin, MultiTaskRegressorMixin
+from ..losses import SquaredLoss
+from ..solvers import fista
+from ..solvers._design import (
+    fit_intercepts,
+    generalized_residual,
+    make_design,
+    zero_coef,
+)
+from ._base import MultiTaskLinearClassifierMixin, MultiTaskLinearMixin
+from ._joint_feature import _check_every_class_seen, _classification_problem
+
+#: Parameter constraints every penalised model shares.
+COMMON_CONSTRAINTS = {
+    "fit_intercept": ["boolean"],
+    "task_column": "no_validation",
+    "solver": [StrOptions({"auto", "fista", "cvxpy"})],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "warm_start": ["boolean"],
+    "unknown_task": [StrOptions({"error", "shared"})],
+}
+
+#: A strength (>= 0).
+STRENGTH = [Interval(Real, 0, None, closed="left")]
+
+#: Relative size under which a singular value counts as zero in ``rank_``.
+RANK_TOLERANCE = 1e-10
+
+
+class _PenalizedMixin(MultiTaskLinearMixin):
+    """Fit and fitted attributes of a model ``loss + penalty(W)``."""
+
+    #: Fitted attributes of the coefficient blocks, in the penalty's order.
+    _block_attributes = ("coef_",)
+
+    def _penalty(self):
+        raise NotImplementedError
+
+    def _intercept_alpha(self):
+        return 0.0
+
+    def _warm_start_init(self, shape):
+        """The previous blocks and intercepts when they fit ``shape``."""
+        if not self.warm_start or not hasattr(self, "coef_"):
+            return None, None
+        blocks = [getattr(self, name) for name in self._block_attributes]
+        if len(blocks) > 1:
+            blocks = np.stack(blocks)
+        else:
+            blocks = np.asarray(blocks[0])
+        if blocks.shape != shape:
+            return None, None
+        return np.array(blocks, dtype=float), np.array(self.intercept_, dtype=float)
+
+    def _fit_problem(self, data, loss, targets=None, n_classes=None):
+        """Solve the problem of ``data`` and set the fitted attributes."""
+        penalty = self._penalty()
+        multiclass = bool(loss.multiclass)
+        n_classes = n_classes if multiclass else None
+        W_shape = (
+            (data.n_tasks,) + ((n_classes,) if n_classes else ()) + (data.n_features,)
+        )
+        coef_init, intercept_init = self._warm_start_init(penalty.blocks_shape(W_shape))
+        options = dict(
+            fit_intercept=self.fit_intercept,
+            intercept_alpha=self._intercept_alpha(),
+            targets=targets,
+            n_classes=n_classes,
+        )
+        solver = "fista" if self.solver == "auto" else self.solver
+        if solver == "cvxpy":
+            from ..solvers.cvxpy import solve_cvxpy
+
+            result = solve_cvxpy(data, loss, penalty, **options)
+        else:
+            result = fista.solve(
+                data,
+                loss,
+                penalty=penalty,
+                tol=self.tol,
+                max_iter=self.max_iter,
+                coef_init=coef_init,
+                intercept_init=intercept_init,
+                **options,
+            )
+        blocks = result.extra.get("blocks", [result.coef])
+        for name, block in zip(self._block_attributes, blocks):
+            setattr(self, name, np.asarray(block, dtype=float))
+        self.coef_ = np.asarray(result.coef, dtype=float)
+        intercept = np.asarray(result.intercept, dtype=float)
+        self.intercept_ = intercept if self.fit_intercept else np.zeros_like(intercept)
+        self.n_iter_ = int(result.n_iter)
+        self.dual_gap_ = float(result.gap)
+        self.solver_ = solver
+        self.shared_coef_ = self.coef_.mean(axis=0)
+        self.shared_intercept_ = self.intercept_.mean(axis=0)
+        self._set_structure()
+        return self
+
+    def _set_structure(self):
+        """Model-specific fitted attributes (rank, outlier tasks, ...)."""
+
+    def _gradient_at_zero(self, data, loss, targets=None, n_classes=None):
+        """Correlation of the residuals of the intercept-only model, and its design."""
+        n_classes = n_classes if loss.multiclass else None
+        design = make_design(data, targets, multinomial=bool(loss.multiclass))
+        W = zero_coef(design, n_classes)
+        z = np.zeros(design.y.shape + W.shape[1:-1])
+        if self.fit_intercept:
+            intercept = fit_intercepts(
+                design, loss, z, np.zeros(W.shape[:-1]), self._intercept_alpha()
+            )
+            z = z + design.expand_intercept(intercept)
+        nu = generalized_residual(design, loss, z)
+        return design.correlate(design.scale_like(nu) * nu), design
+
+    def _alpha_max_of(self, data, loss, targets=None, n_classes=None):
+        correlation, design = self._gradient_at_zero(data, loss, targets, n_classes)
+        value = self._penalty().alpha_max(correlation)
+        return design.scaling.strength_out(value, degree=1)
+
+
+def _low_rank_structure(coef):
+    """``(rank, components, explained_variance_ratio)`` of a coefficient array.
+
+    The singular value decomposition of the matrix of the task (and class)
+    rows of ``coef``; singular values below :data:`RANK_TOLERANCE` times the
+    largest count as zero. Signs follow :func:`sklearn.utils.extmath.svd_flip`.
+    """
+    matrix = np.reshape(coef, (-1, np.shape(coef)[-1]))
+    U, s, Vt = np.linalg.svd(matrix, full_matrices=False)
+    U, Vt = svd_flip(U, Vt)
+    largest = s[0] if s.size else 0.0
+    rank = int(np.count_nonzero(s > RANK_TOLERANCE * largest)) if largest else 0
+    power = s[:rank] ** 2
+    ratio = power / power.sum() if rank else np.zeros(0)
+    return rank, Vt[:rank].copy(), ratio
+
+
+class PenalizedRegressorMixin(MultiTaskRegressorMixin, _PenalizedMixin):
+    """``fit``/``predict`` of a penalised multi-task regressor (squared loss)."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+    def _check_data(self, X, y, sample_weight):
+        return check_task_data(
+            self, X, y, task_column=self.task_column, sample_weight=sample_weight
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the task models.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
+            Features, plus the task column in long format.
+        y : array-like of shape (n_samples,) or (n_samples, n_tasks)
+            Targets; 2-D in wide format, with ``NaN`` for unobserved targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights ``s_i``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        data = self._check_data(X, y, sample_weight)
+        return self._fit_problem(data, SquaredLoss())
+
+    def predict(self, X):
+        """Predict with the model of each row's task.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
+            Rows to predict, with the task column in long format.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_tasks)
+            One prediction per row (long and single format), or one per row
+            and task (wide format).
+        """
+        check_is_fitted(self, "coef_")
+        return self._linear_predictions(X)
+
+    def _alpha_max(self, X, y, sample_weight=None):
+        """Smallest strength with all coefficients zero on ``(X, y)``.
+
+        For a decomposition: the first strength, with the ratio of the two
+        strengths held fixed (:meth:`skmtl.penalties.Decomposition.alpha_max`).
+        """
+        data = self._check_data(X, y, sample_weight)
+        return self._alpha_max_of(data, SquaredLoss())
+
+
+class PenalizedClassifierMixin(
+    MultiTaskClassifierMixin, MultiTaskLinearClassifierMixin, _PenalizedMixin
+):
+    """``fit`` of a penalised multi-task classifier.
+
+    Logistic loss for two classes, multinomial for more (long format), one
+    binary task per column in wide (multi-label) format; task intercepts tied
+    with ``intercept_alpha`` as in
+    :class:`~skmtl.linear_model.JointFeatureClassifier`.
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def _intercept_alpha(self):
+        return float(self.intercept_alpha)
+
+    def _check_data(self, X, y, sample_weight):
+        shape = getattr(y, "shape", ())
+        if self.task_column is None and len(shape) == 2 and shape[1] == 1:
+            # A column vector is one task, as for scikit-learn classifiers.
+            y = column_or_1d(y, warn=True)
+        data = check_task_data(
+            self,
+            X,
+            y,
+            task_column=self.task_column,
+            sample_weight=sample_weight,
+            y_numeric=False,
+        )
+        targets, loss, n_classes = _classification_problem(self, data)
+        _check_every_class_seen(self, data, targets, n_classes)
+        return data, targets, loss, n_classes
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the task models.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
+            Features, plus the task column in long format.
+        y : array-like of shape (n_samples,) or (n_samples, n_tasks)
+            Class labels; 2-D in wide (multi-label) format, with ``NaN`` for
+            unobserved labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights ``s_i``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        data, targets, loss, n_classes = self._check_data(X, y, sample_weight)
+        return self._fit_problem(data, loss, targets, n_classes)
+
+    def _alpha_max(self, X, y, sample_weight=None):
+        """Smallest strength with all coefficients zero on ``(X, y)``.
+
+        For a decomposition: the first strength, with the ratio of the two
+        strengths held fixed (:meth:`skmtl.penalties.Decomposition.alpha_max`).
+        """
+        data, targets, loss, n_classes = self._check_data(X, y, sample_weight)
+        return self._alpha_max_of(data, loss, targets, n_classes)
+
+
+class LowRankTransformMixin:
+    """``transform``: the shared features ``X @ components_.T`` of a low-rank model."""
+
+    def transform(self, X):
+        """Project the rows on the shared directions ``components_``.
+
+        The tasks' coefficients lie in the span of ``components_``, so every
+        task's prediction is a linear function of these ``rank_`` features:
+        inside a :class:`~sklearn.pipeline.Pipeline` the model serves as a
+        learned representation shared by all tasks.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
+            Rows, with the task column in long format (ignored; rows of
+            tasks not seen in ``fit`` are transformed too).
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, rank_)
+        """
+        check_is_fitted(self, "components_")
+        data = check_predict_data(self, X, allow_unknown=True)
+        return np.asarray(data.X @ self.components_.T)
+
+
+#: Docstring sections every penalised model shares, filled in by
+#: :func:`fill_doc` where a docstring says ``{regressor_parameters}`` etc.
+_DOC_PARTS = {
+    "regressor_parameters": """fit_intercept : bool, default=True
+        Whether to fit (unpenalised) task intercepts.
+    task_column : str, int or None, default=None
+        Column of ``X`` that holds the task of each row (long format).
+        ``None``: ``y`` is 1-D (one task) or ``Y`` is 2-D with one column per
+        task (wide format; ``NaN`` marks an unobserved target).
+    solver : {"auto", "fista", "cvxpy"}, default="auto"
+        ``"auto"`` and ``"fista"``: accelerated proximal gradient
+        (:mod:`skmtl.solvers.fista`); ``"cvxpy"``: the reference formulation.
+    tol : float, default=1e-4
+        Stop when the duality gap is at most ``tol`` times the objective of
+        the intercept-only model.
+    max_iter : int, default=10_000
+        Maximum number of iterations.
+    warm_start : bool, default=False
+        Start from the previous solution when it has the right shape.
+    unknown_task : {"error", "shared"}, default="error"
+        What ``predict`` does with rows of a task not seen in ``fit``: raise
+        a ``ValueError``, or use ``(shared_coef_, shared_intercept_)``.""",
+    "classifier_parameters": """fit_intercept : bool, default=True
+        Whether to fit intercepts.
+    intercept_alpha : float, default=1e-3
+        Strength of the tie between the task intercepts (>= 0), as in
+        :class:`~skmtl.linear_model.JointFeatureClassifier`.
+    task_column : str, int or None, default=None
+        Column of ``X`` that holds the task of each row (long format).
+        ``None``: ``y`` is 1-D (one task) or ``Y`` is 2-D with one binary
+        column per task (wide, multi-label format; ``NaN`` for unobserved).
+    solver : {"auto", "fista", "cvxpy"}, default="auto"
+        ``"auto"`` and ``"fista"``: accelerated proximal gradient
+        (:mod:`skmtl.solvers.fista`); ``"cvxpy"``: the reference formulation.
+    tol : float, default=1e-4
+        Stop when the duality gap is at most ``tol`` times the objective of
+        the intercept-only model.
+    max_iter : int, default=10_000
+        Maximum number of iterations.
+    warm_start : bool, default=False
+        Start from the previous solution when it has the right shape.
+    unknown_task : {"error", "shared"}, default="error"
+        What ``predict`` does with rows of a task not seen in ``fit``.""",
+    "common_attributes": """\
+shared_coef_ : ndarray of shape (n_features,) or (n_classes, n_features)
+        Mean of the task coefficients: the model of a task not seen in
+        ``fit`` when ``unknown_task="shared"``.
+    shared_intercept_ : float or ndarray of shape (n_classes,)
+        Mean of the task intercepts.
+    n_iter_ : int
+        Iterations run.
+    dual_gap_ : float
+        Duality gap at the solution (0 for cvxpy).
+    solver_ : str
+        The solver used.
+    tasks_ : ndarray of shape (n_tasks,)
+        Task labels, in the order of the first axis of ``coef_``.
+    n_tasks_ : int
+        Number of tasks.
+    task_column_ : hashable or None
+        The resolved task column.
+    n_features_in_ : int
+        Number of features (task column excluded).
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the features, when ``X`` is a DataFrame with string names.""",
+    "classifier_objective": """\
+minimise  sum_t (1 / n_t) sum_{i in t} s_i loss(y_i, x_i . w_t + b_t)
+                  + penalty(W) + (intercept_alpha / 2) sum_t ||b_t - b_0||^2""",
+    "classifier_loss": """\
+The loss is logistic for two classes and multinomial for more (then
+    ``w_t`` has one row per class and the penalty sees the matrix of all task
+    and class rows, ``coef_.reshape(-1, n_features)``); in wide format every
+    column of ``Y`` is a binary task (multi-label). The shared intercept
+    ``b_0`` is unpenalised.""",
+}
+
+
+def fill_doc(*classes):
+    """Fill the shared docstring sections of ``classes`` (see ``_DOC_PARTS``)."""
+    for cls in classes:
+        doc = cls.__doc__
+        for key, text in _DOC_PARTS.items():
+            doc = doc.replace("{" + key + "}", text)
+        cls.__doc__ = doc
