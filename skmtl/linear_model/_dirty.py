@@ -5,6 +5,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from ..penalties import L1, L21, Decomposition, FeatureMaxNorm
 from ._penalized import (
+    CLASSIFIER_CONSTRAINTS,
     COMMON_CONSTRAINTS,
     STRENGTH,
     PenalizedClassifierMixin,
@@ -51,8 +52,9 @@ class DirtyModelRegressor(_DirtyMixin, PenalizedRegressorMixin, BaseEstimator):
                   + alpha_task * ||Q||_1
 
     ``shared_norm="l2"`` uses the Euclidean group norm ``sum_j ||P[:, j]||_2``
-    for the shared part instead. Solved by accelerated proximal gradient on
-    both blocks (:mod:`skmtl.solvers.fista`).
+    for the shared part instead. Solved by ADMM in Gram form
+    (:mod:`skmtl.solvers.admm`) or accelerated proximal gradient on both
+    blocks (:mod:`skmtl.solvers.fista`).
 
     Read more in the :ref:`User Guide <low_rank>`.
 
@@ -205,7 +207,11 @@ class DirtyModelClassifier(_DirtyMixin, PenalizedClassifierMixin, BaseEstimator)
     (2, 3)
     """
 
-    _parameter_constraints = {**_CONSTRAINTS, "intercept_alpha": STRENGTH}
+    _parameter_constraints = {
+        **_CONSTRAINTS,
+        **CLASSIFIER_CONSTRAINTS,
+        "shared_norm": _CONSTRAINTS["shared_norm"],
+    }
 
     def __init__(
         self,

@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from .._tasks import check_predict_data, check_task_data
 from ..base import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from ..losses import SquaredLoss
-from ..solvers import fista
+from ..solvers import admm, fista
 from ..solvers._design import (
     fit_intercepts,
     generalized_residual,
@@ -42,7 +42,7 @@ from ._joint_feature import _check_every_class_seen, _classification_problem
 COMMON_CONSTRAINTS = {
     "fit_intercept": ["boolean"],
     "task_column": "no_validation",
-    "solver": [StrOptions({"auto", "fista", "cvxpy"})],
+    "solver": [StrOptions({"auto", "admm", "fista", "cvxpy"})],
     "tol": [Interval(Real, 0, None, closed="left")],
     "max_iter": [Interval(Integral, 1, None, closed="left")],
     "warm_start": ["boolean"],
@@ -51,6 +51,13 @@ COMMON_CONSTRAINTS = {
 
 #: A strength (>= 0).
 STRENGTH = [Interval(Real, 0, None, closed="left")]
+
+#: Constraints of the classifiers: no Gram-form ADMM, a tie of the intercepts.
+CLASSIFIER_CONSTRAINTS = {
+    **COMMON_CONSTRAINTS,
+    "solver": [StrOptions({"auto", "fista", "cvxpy"})],
+    "intercept_alpha": STRENGTH,
+}
 
 #: Relative size under which a singular value counts as zero in ``rank_``.
 RANK_TOLERANCE = 1e-10
@@ -96,11 +103,20 @@ class _PenalizedMixin(MultiTaskLinearMixin):
             targets=targets,
             n_classes=n_classes,
         )
-        solver = "fista" if self.solver == "auto" else self.solver
+        solver = self._resolve_solver(data, loss)
         if solver == "cvxpy":
             from ..solvers.cvxpy import solve_cvxpy
 
             result = solve_cvxpy(data, loss, penalty, **options)
+        elif solver == "admm":
+            result = admm.solve(
+                data,
+                penalty,
+                fit_intercept=self.fit_intercept,
+                tol=self.tol,
+                max_iter=self.max_iter,
+                coef_init=coef_init,
+            )
         else:
             result = fista.solve(
                 data,
@@ -128,6 +144,22 @@ class _PenalizedMixin(MultiTaskLinearMixin):
 
     def _set_structure(self):
         """Model-specific fitted attributes (rank, outlier tasks, ...)."""
+
+    def _resolve_solver(self, data, loss):
+        """``"auto"``: ADMM in Gram form for the squared loss when the per-task
+        Gram matrices are no larger than the data (or small), else FISTA."""
+        if self.solver != "auto":
+            if self.solver == "admm" and loss.name != "squared":
+                raise ValueError(
+                    "solver='admm' handles the squared loss only; use 'auto', "
+                    "'fista' or 'cvxpy' for a classifier."
+                )
+            return self.solver
+        if loss.name != "squared":
+            return "fista"
+        p, n_rows = data.n_features, data.X.shape[0]
+        gram_size = data.n_tasks * p * p
+        return "admm" if gram_size <= max(n_rows * p, 2**16) else "fista"
 
     def _gradient_at_zero(self, data, loss, targets=None, n_classes=None):
         """Correlation of the residuals of the intercept-only model, and its design."""
@@ -335,9 +367,13 @@ _DOC_PARTS = {
         Column of ``X`` that holds the task of each row (long format).
         ``None``: ``y`` is 1-D (one task) or ``Y`` is 2-D with one column per
         task (wide format; ``NaN`` marks an unobserved target).
-    solver : {"auto", "fista", "cvxpy"}, default="auto"
-        ``"auto"`` and ``"fista"``: accelerated proximal gradient
+    solver : {"auto", "admm", "fista", "cvxpy"}, default="auto"
+        ``"admm"``: ADMM on the per-task Gram matrices
+        (:mod:`skmtl.solvers.admm`), insensitive to poorly conditioned
+        features; ``"fista"``: accelerated proximal gradient on the rows
         (:mod:`skmtl.solvers.fista`); ``"cvxpy"``: the reference formulation.
+        ``"auto"``: ADMM when the Gram matrices (``n_tasks * n_features^2``
+        entries) are no larger than the data, else FISTA.
     tol : float, default=1e-4
         Stop when the duality gap is at most ``tol`` times the objective of
         the intercept-only model.

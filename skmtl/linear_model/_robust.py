@@ -4,6 +4,7 @@ from sklearn.base import BaseEstimator
 
 from ..penalties import Decomposition, TaskGroupNorm, TraceNorm
 from ._penalized import (
+    CLASSIFIER_CONSTRAINTS,
     COMMON_CONSTRAINTS,
     STRENGTH,
     PenalizedClassifierMixin,
@@ -38,8 +39,8 @@ class RobustMultiTaskRegressor(_RobustMixin, PenalizedRegressorMixin, BaseEstima
         minimise  sum_t (1 / n_t) sum_{i in t} s_i (y_i - x_i . w_t - b_t)^2 / 2
                   + alpha_rank * ||L||_* + alpha_outlier * sum_t ||S[t]||_2
 
-    solved by accelerated proximal gradient on both blocks
-    (:mod:`skmtl.solvers.fista`).
+    solved by ADMM in Gram form (:mod:`skmtl.solvers.admm`) or accelerated
+    proximal gradient on both blocks (:mod:`skmtl.solvers.fista`).
 
     Read more in the :ref:`User Guide <low_rank>`.
 
@@ -187,10 +188,9 @@ class RobustMultiTaskClassifier(_RobustMixin, PenalizedClassifierMixin, BaseEsti
     """
 
     _parameter_constraints = {
-        **COMMON_CONSTRAINTS,
+        **CLASSIFIER_CONSTRAINTS,
         "alpha_rank": STRENGTH,
         "alpha_outlier": STRENGTH,
-        "intercept_alpha": STRENGTH,
     }
 
     def __init__(

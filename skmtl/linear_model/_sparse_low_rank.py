@@ -4,6 +4,7 @@ from sklearn.base import BaseEstimator
 
 from ..penalties import L1, Decomposition, TraceNorm
 from ._penalized import (
+    CLASSIFIER_CONSTRAINTS,
     COMMON_CONSTRAINTS,
     STRENGTH,
     PenalizedClassifierMixin,
@@ -35,8 +36,9 @@ class SparseLowRankRegressor(
         minimise  sum_t (1 / n_t) sum_{i in t} s_i (y_i - x_i . w_t - b_t)^2 / 2
                   + alpha_sparse * ||P||_1 + alpha_rank * ||Q||_*
 
-    over ``P``, ``Q`` and the intercepts, solved by accelerated proximal
-    gradient on both blocks (:mod:`skmtl.solvers.fista`).
+    over ``P``, ``Q`` and the intercepts, solved by ADMM in Gram form
+    (:mod:`skmtl.solvers.admm`) or accelerated proximal gradient on both
+    blocks (:mod:`skmtl.solvers.fista`).
 
     Read more in the :ref:`User Guide <low_rank>`.
 
@@ -197,10 +199,9 @@ class SparseLowRankClassifier(
     """
 
     _parameter_constraints = {
-        **COMMON_CONSTRAINTS,
+        **CLASSIFIER_CONSTRAINTS,
         "alpha_sparse": STRENGTH,
         "alpha_rank": STRENGTH,
-        "intercept_alpha": STRENGTH,
     }
 
     def __init__(

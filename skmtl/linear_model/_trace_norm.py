@@ -4,12 +4,14 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..penalties import TraceNorm
 from ._penalized import (
+    CLASSIFIER_CONSTRAINTS,
     COMMON_CONSTRAINTS,
     STRENGTH,
     LowRankTransformMixin,
     PenalizedClassifierMixin,
     PenalizedRegressorMixin,
     _low_rank_structure,
+    fill_doc,
 )
 
 _NOTES = """
@@ -53,8 +55,9 @@ class TraceNormRegressor(
                   + alpha * ||W||_*
 
     with ``||W||_*`` the sum of the singular values of ``W``. It is solved by
-    accelerated proximal gradient with singular value thresholding (Ji & Ye
-    2009; :mod:`skmtl.solvers.fista`), which stops on the duality gap.
+    ADMM on the per-task Gram matrices (:mod:`skmtl.solvers.admm`) or by
+    accelerated proximal gradient (Ji & Ye 2009; :mod:`skmtl.solvers.fista`),
+    both with singular value thresholding and stopping on the duality gap.
 
     Read more in the :ref:`User Guide <low_rank>`.
 
@@ -63,24 +66,7 @@ class TraceNormRegressor(
     alpha : float, default=0.1
         Strength of the trace norm (>= 0); :meth:`_alpha_max` and
         :class:`TraceNormRegressorCV` give the largest useful value.
-    fit_intercept : bool, default=True
-        Whether to fit (unpenalised) task intercepts.
-    task_column : str, int or None, default=None
-        Column of ``X`` that holds the task of each row (long format).
-        ``None``: ``y`` is 1-D (one task) or ``Y`` is 2-D with one column per
-        task (wide format; ``NaN`` marks an unobserved target).
-    solver : {"auto", "fista", "cvxpy"}, default="auto"
-        ``"auto"`` and ``"fista"``: accelerated proximal gradient; ``"cvxpy"``:
-        the reference formulation (slow).
-    tol : float, default=1e-4
-        Stop when the duality gap is at most ``tol`` times the objective of
-        the intercept-only model.
-    max_iter : int, default=10_000
-        Maximum number of iterations.
-    warm_start : bool, default=False
-        Start from the previous solution when it has the right shape.
-    unknown_task : {"error", "shared"}, default="error"
-        What ``predict`` does with rows of a task not seen in ``fit``.
+    {regressor_parameters}
 
     Attributes
     ----------
@@ -95,27 +81,7 @@ class TraceNormRegressor(
         ``coef_``; every row of ``coef_`` is a combination of them.
     explained_variance_ratio_ : ndarray of shape (rank_,)
         Share of each direction in ``||W||_F^2`` (squared singular values).
-    shared_coef_ : ndarray of shape (n_features,)
-        Mean of the task coefficients: the model of an unseen task with
-        ``unknown_task="shared"``.
-    shared_intercept_ : float
-        Mean of the task intercepts.
-    n_iter_ : int
-        Iterations run.
-    dual_gap_ : float
-        Duality gap at the solution (0 for cvxpy).
-    solver_ : str
-        The solver used.
-    tasks_ : ndarray of shape (n_tasks,)
-        Task labels, in the order of the rows of ``coef_``.
-    n_tasks_ : int
-        Number of tasks.
-    task_column_ : hashable or None
-        The resolved task column.
-    n_features_in_ : int
-        Number of features (task column excluded).
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the features, when ``X`` is a DataFrame with string names.
+    {common_attributes}
 
     See Also
     --------
@@ -197,25 +163,7 @@ class TraceNormClassifier(
     ----------
     alpha : float, default=0.01
         Strength of the trace norm (>= 0).
-    fit_intercept : bool, default=True
-        Whether to fit intercepts.
-    intercept_alpha : float, default=1e-3
-        Strength of the tie between the task intercepts (>= 0).
-    task_column : str, int or None, default=None
-        Column of ``X`` that holds the task of each row (long format).
-        ``None``: ``y`` is 1-D (one task) or ``Y`` is 2-D with one binary
-        column per task (wide, multi-label format; ``NaN`` for unobserved).
-    solver : {"auto", "fista", "cvxpy"}, default="auto"
-        Accelerated proximal gradient, or the cvxpy reference.
-    tol : float, default=1e-4
-        Stop when the duality gap is at most ``tol`` times the objective of
-        the intercept-only model.
-    max_iter : int, default=10_000
-        Maximum number of iterations.
-    warm_start : bool, default=False
-        Start from the previous solution when it has the right shape.
-    unknown_task : {"error", "shared"}, default="error"
-        What ``predict`` does with rows of a task not seen in ``fit``.
+    {classifier_parameters}
 
     Attributes
     ----------
@@ -231,26 +179,7 @@ class TraceNormClassifier(
         Orthonormal shared directions (right singular vectors).
     explained_variance_ratio_ : ndarray of shape (rank_,)
         Share of each direction in the squared Frobenius norm.
-    shared_coef_ : ndarray of shape (n_features,) or (n_classes, n_features)
-        Mean of the task coefficients (the model of an unseen task).
-    shared_intercept_ : float or ndarray of shape (n_classes,)
-        Mean of the task intercepts.
-    n_iter_ : int
-        Iterations run.
-    dual_gap_ : float
-        Duality gap at the solution (0 for cvxpy).
-    solver_ : str
-        The solver used.
-    tasks_ : ndarray of shape (n_tasks,)
-        Task labels.
-    n_tasks_ : int
-        Number of tasks.
-    task_column_ : hashable or None
-        The resolved task column.
-    n_features_in_ : int
-        Number of features (task column excluded).
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the features, when ``X`` is a DataFrame with string names.
+    {common_attributes}
 
     See Also
     --------
@@ -284,9 +213,8 @@ class TraceNormClassifier(
     """
 
     _parameter_constraints = {
-        **COMMON_CONSTRAINTS,
+        **CLASSIFIER_CONSTRAINTS,
         "alpha": STRENGTH,
-        "intercept_alpha": STRENGTH,
     }
 
     def __init__(
@@ -315,3 +243,4 @@ class TraceNormClassifier(
 
 for _cls in (TraceNormRegressor, TraceNormClassifier):
     _cls.__doc__ = _cls.__doc__.replace("{notes}", _NOTES.strip() + "\n")
+fill_doc(TraceNormRegressor, TraceNormClassifier)
