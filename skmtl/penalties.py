@@ -48,6 +48,17 @@ class MeanRegularization:
     deviations ``v_t``; ``alpha`` pulls every task towards the mean,
     ``alpha_mean`` shrinks the mean itself.
 
+    Minimised over ``w_0`` it is a quadratic penalty on ``W`` alone (the
+    form the generic solvers use, with ``T`` tasks and ``wbar`` the mean
+    row of ``W``)::
+
+        P(W) = (alpha / 2) sum_t ||w_t - wbar||^2
+               + (T alpha alpha_mean / (2 (T alpha + alpha_mean))) ||wbar||^2
+
+    at ``w_0 = T alpha wbar / (T alpha + alpha_mean)``. Called with one
+    argument, :meth:`value` and :meth:`to_cvxpy` take this form; with two,
+    the split form.
+
     Parameters
     ----------
     alpha : float
@@ -61,26 +72,67 @@ class MeanRegularization:
     >>> penalty = MeanRegularization(alpha=2.0, alpha_mean=1.0)
     >>> penalty.value(np.array([1.0, 0.0]), np.array([[1.0, 1.0], [0.0, 0.0]]))
     2.5
+    >>> W = np.array([[2.0, 1.0], [1.0, 0.0]])
+    >>> round(penalty.value(W), 6)
+    2.0
     """
+
+    n_blocks = 1
 
     def __init__(self, alpha, alpha_mean):
         self.alpha = alpha
         self.alpha_mean = alpha_mean
 
-    def value(self, shared_coef, deviations):
-        """Penalty value.
+    def __repr__(self):
+        return (
+            f"MeanRegularization(alpha={self.alpha!r}, alpha_mean={self.alpha_mean!r})"
+        )
+
+    def combine(self, C):
+        """One block: ``W`` itself."""
+        return C
+
+    def _mean_strength(self, n_tasks):
+        """``s = alpha alpha_mean / (T alpha + alpha_mean)``, on the mean row."""
+        alpha, alpha_mean = float(self.alpha), float(self.alpha_mean)
+        if alpha == 0 or alpha_mean == 0:
+            return 0.0
+        return alpha * alpha_mean / (n_tasks * alpha + alpha_mean)
+
+    def shared_coef(self, W):
+        """The optimal shared mean ``w_0`` for ``W``."""
+        W = np.asarray(W, dtype=float)
+        n_tasks = W.shape[0]
+        alpha, alpha_mean = float(self.alpha), float(self.alpha_mean)
+        if alpha_mean == 0:
+            return W.mean(axis=0)
+        return n_tasks * alpha * W.mean(axis=0) / (n_tasks * alpha + alpha_mean)
+
+    def value(self, shared_coef, deviations=None):
+        """Penalty value: of ``(w_0, V)``, or of ``W`` alone (one argument).
 
         Parameters
         ----------
-        shared_coef : ndarray of shape (n_features,)
-            The shared mean ``w_0``.
-        deviations : ndarray of shape (n_tasks, n_features)
+        shared_coef : ndarray of shape (n_features,), or ``W``
+            The shared mean ``w_0``; or, alone, the task coefficients ``W``
+            of shape (n_tasks, n_features).
+        deviations : ndarray of shape (n_tasks, n_features), default=None
             The task deviations ``v_t`` (rows).
 
         Returns
         -------
         value : float
         """
+        if deviations is None:
+            W = np.asarray(shared_coef, dtype=float)
+            mean = W.mean(axis=0)
+            centred = W - mean
+            return 0.5 * (
+                float(self.alpha) * float(np.vdot(centred, centred))
+                + W.shape[0]
+                * self._mean_strength(W.shape[0])
+                * float(np.dot(mean, mean))
+            )
         shared_coef = np.asarray(shared_coef)
         deviations = np.asarray(deviations)
         return 0.5 * (
@@ -101,13 +153,66 @@ class MeanRegularization:
             self.alpha * np.asarray(deviations),
         )
 
-    def to_cvxpy(self, shared_coef, deviations):
-        """The penalty as a cvxpy expression of the variables ``w_0`` and ``V``.
+    def prox(self, W, step):
+        """Proximal operator of ``step * P`` on ``W``: shrink deviations and mean.
+
+        ``P(W) = (alpha ||W - 1 wbar^T||^2 + s ||1 wbar^T||^2) / 2`` with
+        ``s = alpha alpha_mean / (T alpha + alpha_mean)``: the deviations
+        from the mean row shrink by ``1 + step alpha``, the mean row by
+        ``1 + step s``.
+        """
+        W = np.asarray(W, dtype=float)
+        mean = W.mean(axis=0)
+        mean_factor = 1.0 / (1.0 + step * self._mean_strength(W.shape[0]))
+        return (W - mean) / (1.0 + step * float(self.alpha)) + mean_factor * mean
+
+    def blocks_shape(self, shape):
+        """One block: the shape of ``W``."""
+        return tuple(shape)
+
+    def spread(self, G):
+        """One block: the gradient itself."""
+        return G
+
+    def alpha_max(self, gradient_at_zero):
+        """No finite strength makes a ridge-type penalty's solution zero."""
+        return float("inf")
+
+    def dual_value(self, conjugate, correlation, W, intercept_term=0.0):
+        """Dual value at the generalised residuals (no rescaling needed).
+
+        ``-conjugate(1) - P*(A) - intercept_term`` with ``P*`` the conjugate
+        of the quadratic, ``P*(A) = ||A - 1 Abar^T||^2 / (2 alpha)
+        + T ||Abar||^2 / (2 s)`` (``s`` as in :meth:`prox`); ``-inf`` when a
+        strength is zero (no bounded conjugate).
+        """
+        A = np.asarray(correlation, dtype=float)
+        mean_strength = self._mean_strength(A.shape[0])
+        if float(self.alpha) <= 0 or mean_strength <= 0:
+            return -np.inf
+        mean = A.mean(axis=0)
+        centred = A - mean
+        conjugate_penalty = (
+            0.5 * float(np.vdot(centred, centred)) / float(self.alpha)
+            + 0.5 * A.shape[0] * float(np.dot(mean, mean)) / mean_strength
+        )
+        return -conjugate(1.0) - conjugate_penalty - intercept_term
+
+    def rescaled(self, scaling):
+        """The penalty on data rescaled by powers of two (``scaling``)."""
+        return MeanRegularization(
+            _overflow_safe(scaling.strength(self.alpha, degree=2)),
+            _overflow_safe(scaling.strength(self.alpha_mean, degree=2)),
+        )
+
+    def to_cvxpy(self, shared_coef, deviations=None, n_tasks=None):
+        """The penalty as a cvxpy expression: of ``(w_0, V)``, or of ``W``.
 
         Parameters
         ----------
-        shared_coef : cvxpy.Variable of shape (n_features,)
-        deviations : cvxpy.Variable of shape (n_tasks, n_features)
+        shared_coef : cvxpy.Variable of shape (n_features,), or ``W``
+            The shared mean; alone, a 2-D ``W`` (tasks x features).
+        deviations : cvxpy.Variable of shape (n_tasks, n_features), default=None
 
         Returns
         -------
@@ -115,6 +220,16 @@ class MeanRegularization:
         """
         import cvxpy as cp
 
+        if deviations is None:
+            W = shared_coef
+            rows = W.shape[0]
+            mean = cp.sum(W, axis=0) / rows
+            centred = W - np.ones((rows, 1)) @ cp.reshape(
+                mean, (1, W.shape[1]), order="C"
+            )
+            return 0.5 * self.alpha * cp.sum_squares(centred) + (
+                0.5 * rows * self._mean_strength(rows) * cp.sum_squares(mean)
+            )
         return 0.5 * self.alpha * cp.sum_squares(deviations) + (
             0.5 * self.alpha_mean * cp.sum_squares(shared_coef)
         )
