@@ -403,3 +403,32 @@ def test_rescaled_strength_beyond_float64_is_the_largest_float():
     assert rescaled.alpha == np.finfo(np.float64).max
     both = Decomposition(L1(1.0), TaskGroupNorm(2.0)).rescaled(Scaling(-600, -600))
     assert both.first.alpha == both.second.alpha == np.finfo(np.float64).max
+
+
+SPECIAL = {
+    "zero": np.zeros((3, 4)),
+    "ties": np.array(
+        [[1.0, -2.0, 0.5, 0.0], [1.0, 2.0, -0.5, 0.0], [-1.0, 2.0, 0.5, 0.0]]
+    ),
+    "one_row": np.array([[3.0, -1.0, 0.2, 0.0]]),
+    "one_column": np.array([[3.0], [-1.0], [0.2]]),
+    "rank_one": np.outer([1.0, -2.0, 0.5], [2.0, 0.0, 1.0, -1.0]),
+    "wide_small": np.array([[0.1, -0.05, 0.02, 0.0], [0.0, 0.03, -0.01, 0.04]]),
+}
+
+
+@pytest.mark.parametrize("V", SPECIAL.values(), ids=SPECIAL.keys())
+@pytest.mark.parametrize("penalty", SINGLE.values(), ids=SINGLE.keys())
+def test_prox_on_special_matrices(penalty, V):
+    # Zeros, ties in magnitude, single rows or columns, rank one, and a
+    # matrix inside the threshold: the edge cases of sorting and SVD.
+    X = cp.Variable(V.shape)
+    objective = 0.5 * cp.sum_squares(X - V) + _reference_cvxpy(penalty, X, V.shape[0])
+    _solve(cp.Problem(cp.Minimize(objective)))
+    assert_allclose(penalty.prox(V, 1.0), X.value, atol=2e-6)
+
+
+@pytest.mark.parametrize("penalty", SINGLE.values(), ids=SINGLE.keys())
+def test_prox_with_zero_step_is_identity(penalty):
+    V = _coefficients(penalty, (4, 6))
+    assert_allclose(penalty.prox(V, 0.0), V, rtol=1e-14)

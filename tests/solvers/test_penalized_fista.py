@@ -14,6 +14,7 @@ import warnings
 import cvxpy as cp
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose
 from scipy.special import expit, logsumexp
 from sklearn.exceptions import ConvergenceWarning
@@ -394,3 +395,84 @@ def test_one_task_trace_norm_is_a_single_group_lasso(loss):
     nu = y - (z_fit if isinstance(loss, SquaredLoss) else expit(z_fit))
     direction = result.coef[0] / np.linalg.norm(result.coef[0])
     assert_allclose(X.T @ (scale * nu), alpha * direction, atol=1e-6)
+
+
+def _weighted_least_squares(problem):
+    """Per-task weighted least squares with intercept (no penalty)."""
+    features, y, task, weight = problem
+    coef, intercept = [], []
+    for t in range(task.max() + 1):
+        rows = task == t
+        design = np.column_stack([features[rows], np.ones(rows.sum())])
+        root = np.sqrt(weight[rows])[:, None]
+        solution = np.linalg.lstsq(design * root, y[rows] * root[:, 0], rcond=None)[0]
+        coef.append(solution[:-1])
+        intercept.append(solution[-1])
+    return np.array(coef), np.array(intercept)
+
+
+@pytest.mark.parametrize(
+    "penalty",
+    [TraceNorm(0.0), Decomposition(L1(0.1), TraceNorm(0.0)), FeatureMaxNorm(0.0)],
+    ids=["trace", "l1+free", "feature_max"],
+)
+def test_unpenalised_fit_is_weighted_least_squares(penalty):
+    # No positive strength (or one free block): no bounded dual, the
+    # documented fallback criterion stops the solver at least squares.
+    loss = SquaredLoss()
+    problem, inputs = _long_problem(loss, sizes=(20, 31, 17))
+    data = _task_data(inputs)
+    result = fista.solve(data, loss, penalty=penalty, tol=1e-12, max_iter=50_000)
+    coef, intercept = _weighted_least_squares(problem)
+    assert result.converged
+    assert_allclose(result.coef, coef, atol=1e-5)
+    assert_allclose(result.intercept, intercept, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["trace", "l1+trace", "trace+task_group"])
+def test_extreme_feature_scale_maps_exactly(name):
+    # Features times 2^600 (their Gram matrix overflows float64) with the
+    # strengths times 2^600 is the same problem with W divided by 2^600.
+    loss = SquaredLoss()
+    problem, inputs = _long_problem(loss)
+    penalty = _penalty(name, loss, problem)
+    data = _task_data(inputs)
+    result = fista.solve(data, loss, penalty=penalty, tol=1e-10, max_iter=50_000)
+    big = dict(inputs, X=inputs["X"].copy())
+    big["X"][:, 1:] = np.ldexp(big["X"][:, 1:], 600)
+    scaled = _scaled_penalty(penalty, 2.0**600)
+    result_big = fista.solve(
+        _task_data(big), loss, penalty=scaled, tol=1e-10, max_iter=50_000
+    )
+    assert result_big.converged
+    assert_allclose(np.ldexp(result_big.coef, 600), result.coef, atol=1e-6)
+    assert_allclose(result_big.intercept, result.intercept, atol=1e-6)
+    assert_allclose(result_big.objective, result.objective, rtol=1e-8)
+    if "blocks" in result.extra:
+        assert_allclose(
+            np.ldexp(result_big.extra["blocks"], 600), result.extra["blocks"], atol=1e-5
+        )
+
+
+def _scaled_penalty(penalty, factor):
+    if isinstance(penalty, Decomposition):
+        return Decomposition(
+            _scaled_penalty(penalty.first, factor),
+            _scaled_penalty(penalty.second, factor),
+        )
+    return type(penalty)(penalty.alpha * factor)
+
+
+@pytest.mark.parametrize("name", ["trace", "feature_max+l1"])
+def test_sparse_features_give_the_dense_solution(name):
+    loss = LogisticLoss()
+    problem, inputs = _long_problem(loss)
+    penalty = _penalty(name, loss, problem)
+    X = inputs["X"].copy()
+    X[np.abs(X) < 0.5] = 0.0  # many zeros, the task column kept
+    X[:, 0] = inputs["X"][:, 0]
+    sparse_inputs = dict(inputs, X=sp.csr_matrix(X))
+    dense = fista.solve(_task_data(dict(inputs, X=X)), loss, penalty=penalty, tol=1e-10)
+    sparse = fista.solve(_task_data(sparse_inputs), loss, penalty=penalty, tol=1e-10)
+    assert_allclose(sparse.coef, dense.coef, atol=1e-6)
+    assert_allclose(sparse.objective, dense.objective, rtol=1e-9)
