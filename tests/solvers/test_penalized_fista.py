@@ -342,7 +342,10 @@ def test_max_iter_reached_warns(name):
         result = fista.solve(data, loss, penalty=penalty, tol=1e-14, max_iter=3)
     assert not result.converged
     assert result.n_iter == 3
-    assert result.gap > 0
+    # Far from the optimum the gap still bounds the distance to it.
+    reference = solve_cvxpy(data, loss, penalty)
+    excess = result.objective - reference.objective
+    assert 0 < excess <= result.gap
 
 
 @pytest.mark.parametrize("layout", ["long", "wide"])
