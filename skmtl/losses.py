@@ -139,9 +139,8 @@ class LogisticLoss(_ElementwiseLoss):
         return y - expit(z)
 
     def second_derivative(self, z):
-        """``loss''(z) = p (1 - p)``."""
-        proba = expit(z)
-        return proba * (1.0 - proba)
+        """``loss''(z) = p (1 - p)``, as ``expit(z) expit(-z)`` (no rounding)."""
+        return expit(z) * expit(-z)
 
     def bregman(self, y, z, step, scale):
         """``sum_i scale_i [loss(z_i + d_i) - loss(z_i) - loss'(z_i) d_i]``.
@@ -150,16 +149,22 @@ class LogisticLoss(_ElementwiseLoss):
         accuracy for small steps, where a difference of loss values would be
         lost in rounding; backtracking line searches test this term.
         """
-        proba = expit(z)
-        near = np.clip(step, -1.0, 1.0)
-        per_cell = np.log1p(proba * np.expm1(near)) - proba * near
-        large = np.abs(step) >= 1.0
+        # Written around the less likely outcome, q = sigmoid(-|z|): with
+        # t = sign(z) d, the term is q t + log1p(q expm1(-t)) for z > 0 and
+        # log1p(q expm1(t)) - q t for z <= 0, accurate also where one outcome
+        # is almost sure (q tiny).
+        z = np.asarray(z, dtype=float)
+        step = np.asarray(step, dtype=float)
+        q = expit(-np.abs(z))
+        t = np.where(z > 0, -step, step)
+        near = np.clip(t, -1.0, 1.0)
+        per_cell = np.log1p(q * np.expm1(near)) - q * near
+        large = np.abs(t) >= 1.0
         if large.any():
             # Far from the point the direct difference is accurate and safe.
+            zl, sl = z[large], step[large]
             per_cell[large] = (
-                np.logaddexp(0.0, z[large] + step[large])
-                - np.logaddexp(0.0, z[large])
-                - proba[large] * step[large]
+                np.logaddexp(0.0, zl + sl) - np.logaddexp(0.0, zl) - expit(zl) * sl
             )
         return float(np.sum(scale * per_cell))
 
@@ -223,20 +228,26 @@ class MultinomialLoss:
         """
         log_proba = log_softmax(z)
         proba = np.exp(log_proba)
-        large = np.any(np.abs(step) >= 1.0, axis=1)
-        safe_step = np.clip(step, -1.0, 1.0)
+        rows = np.arange(len(z))
+        # The term is blind to a common shift of a row's steps: shift them so
+        # that the most likely class does not move, which keeps the accuracy
+        # where that class is almost sure.
+        dominant = np.argmax(z, axis=1)
+        shifted_step = step - step[rows, dominant][:, None]
+        large = np.any(np.abs(shifted_step) >= 1.0, axis=1)
+        safe_step = np.clip(shifted_step, -1.0, 1.0)
         per_row = np.log1p(np.sum(proba * np.expm1(safe_step), axis=1)) - np.sum(
             proba * safe_step, axis=1
         )
         if large.any():
-            rows = np.flatnonzero(large)
-            shifted = log_softmax(z[rows] + step[rows])
-            picked = np.arange(len(rows)), y[rows]
-            per_row[rows] = (
-                log_proba[rows][picked]
-                - shifted[picked]
-                - np.sum(proba[rows] * step[rows], axis=1)
-                + step[rows][picked]
+            far = np.flatnonzero(large)
+            moved = log_softmax(z[far] + step[far])
+            picked = np.arange(len(far)), y[far]
+            per_row[far] = (
+                log_proba[far][picked]
+                - moved[picked]
+                - np.sum(proba[far] * step[far], axis=1)
+                + step[far][picked]
             )
         return float(np.dot(scale, per_row))
 

@@ -607,6 +607,11 @@ class L21(NormPenalty):
 
     def alpha_max(self, gradient_at_zero):
         """Smallest ``alpha`` with ``W = 0`` optimal (``l1_ratio > 0``)."""
+        if float(self.l1_ratio) <= 0:
+            raise ValueError(
+                "alpha_max is not defined for l1_ratio=0: a pure ridge penalty "
+                "never makes every coefficient zero. Use l1_ratio > 0."
+            )
         return self.dual_norm(gradient_at_zero) / float(self.l1_ratio)
 
     def dual_value(self, conjugate, correlation, W, intercept_term=0.0):
@@ -668,6 +673,16 @@ class Decomposition:
     n_blocks = 2
 
     def __init__(self, first, second):
+        for part in (first, second):
+            if not hasattr(part, "dual_constraints") or (
+                isinstance(part, L21) and part.strengths[1] > 0
+            ):
+                raise ValueError(
+                    "Decomposition needs a norm penalty on each block (L1, "
+                    "TraceNorm, TaskGroupNorm, FeatureMaxNorm, or L21 with "
+                    f"l1_ratio=1), got {part!r}: its duality gap rescales the "
+                    "residuals into the intersection of the dual norm balls."
+                )
         self.first = first
         self.second = second
 

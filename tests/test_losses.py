@@ -304,17 +304,6 @@ def test_logistic_bregman_tiny_step_accurate_at_small_probability(saturation):
     assert_allclose(loss.bregman(y, z, step, scale), taylor, rtol=1e-3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Bregman term loses all relative accuracy for tiny steps at "
-        "saturated predictions where one probability is near 1 "
-        "(logistic z > ~20; multinomial with a dominant class): "
-        "log1p(p*expm1(d)) - p*d cancels to 0. Written with q = 1 - p "
-        "(logistic: q*d + log1p(q*expm1(-d))) or with the steps shifted by "
-        "the dominant class's step (multinomial) it stays accurate."
-    ),
-)
 @pytest.mark.parametrize("loss", LOSSES[1:], ids=IDS[1:])
 def test_bregman_tiny_step_accurate_when_one_class_is_almost_sure(loss):
     y, z, scale = _case(loss)

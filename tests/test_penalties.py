@@ -434,15 +434,6 @@ def test_prox_with_zero_step_is_identity(penalty):
     assert_allclose(penalty.prox(V, 0.0), V, rtol=1e-14)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "L21(alpha, l1_ratio=0).alpha_max divides by l1_ratio and raises "
-        "ZeroDivisionError; the project's errors are ValueErrors that say "
-        "what was received and how to fix it (no finite alpha zeroes a pure "
-        "ridge penalty; sklearn's alpha grids refuse l1_ratio=0 likewise)."
-    ),
-)
 def test_l21_alpha_max_without_group_part_is_a_clear_error():
     with pytest.raises(ValueError, match="l1_ratio"):
         L21(1.0, l1_ratio=0.0).alpha_max(np.ones((2, 3)))

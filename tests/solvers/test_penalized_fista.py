@@ -493,34 +493,7 @@ def test_sparse_features_give_the_dense_solution(name):
     assert_allclose(sparse.objective, dense.objective, rtol=1e-9)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Decomposition.dual_value is NormPenalty.dual_value, which uses "
-        "L21.dual_constraints (group strength only) and ignores the ridge "
-        "part of an L21 block with l1_ratio < 1: the duality gap stays far "
-        "from 0 at the optimum, so FISTA runs to max_iter and warns."
-    ),
-)
-@pytest.mark.parametrize("loss_name", ["squared", "logistic"])
-def test_decomposition_with_elastic_l21_block_converges(loss_name):
-    loss = LOSSES[loss_name]
-    problem, inputs = _long_problem(loss)
-    gradient = _gradient_at_zero(loss, problem)
-    penalty = Decomposition(
-        L21(0.4 * L21(1.0).alpha_max(gradient), l1_ratio=0.5),
-        L1(0.2 * L1(1.0).alpha_max(gradient)),
-    )
-    data = _task_data(inputs)
-    targets = _loss_targets(loss, data)
-    reference = solve_cvxpy(data, loss, penalty, targets=targets)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = fista.solve(
-            data, loss, penalty=penalty, targets=targets, tol=1e-10, max_iter=2000
-        )
-    # The iterate does reach the optimum; only the certificate fails.
-    assert_allclose(result.objective, reference.objective, rtol=1e-6)
-    assert not [w for w in caught if issubclass(w.category, ConvergenceWarning)]
-    assert result.converged
-    assert result.objective - reference.objective <= result.gap + 1e-8
+def test_decomposition_refuses_a_block_with_a_ridge_part():
+    """The rescaled dual needs norm penalties; an elastic L2,1 block is refused."""
+    with pytest.raises(ValueError, match="norm penalty on each block"):
+        Decomposition(L21(1.0, l1_ratio=0.5), L1(1.0))
