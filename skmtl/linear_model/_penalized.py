@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from .._tasks import check_predict_data, check_task_data
 from ..base import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from ..losses import SquaredLoss
-from ..solvers import admm, fista
+from ..solvers import admm, fista, prox_newton
 from ..solvers._design import (
     fit_intercepts,
     generalized_residual,
@@ -55,7 +55,7 @@ STRENGTH = [Interval(Real, 0, None, closed="left")]
 #: Constraints of the classifiers: no Gram-form ADMM, a tie of the intercepts.
 CLASSIFIER_CONSTRAINTS = {
     **COMMON_CONSTRAINTS,
-    "solver": [StrOptions({"auto", "fista", "cvxpy"})],
+    "solver": [StrOptions({"auto", "prox_newton", "fista", "cvxpy"})],
     "intercept_alpha": STRENGTH,
 }
 
@@ -111,6 +111,17 @@ class _PenalizedMixin(MultiTaskLinearMixin):
             from ..solvers.cvxpy import solve_cvxpy
 
             result = solve_cvxpy(data, loss, penalty, **options)
+        elif solver == "prox_newton":
+            result = prox_newton.solve(
+                data,
+                loss,
+                penalty,
+                tol=self.tol,
+                max_iter=self.max_iter,
+                coef_init=coef_init,
+                intercept_init=intercept_init,
+                **options,
+            )
         elif solver == "admm":
             result = admm.solve(
                 data,
@@ -149,27 +160,29 @@ class _PenalizedMixin(MultiTaskLinearMixin):
         """Model-specific fitted attributes (rank, outlier tasks, ...)."""
 
     def _resolve_solver(self, data, loss):
-        """``"auto"``: ADMM in Gram form for the squared loss with at most
-        :data:`ADMM_MAX_FEATURES` features and Gram matrices no larger than
-        the data, else FISTA.
+        """The solver ``"auto"`` stands for, or the one asked for if it applies.
 
-        ADMM's set-up (a Gram matrix and an eigendecomposition per task)
-        costs about ``n_features / 2`` FISTA iterations; its iterations are
-        then cheap and insensitive to poorly conditioned features, where
-        FISTA may need thousands (School: 0.04 s against 20 s).
+        Squared loss: ADMM in Gram form with at most
+        :data:`ADMM_MAX_FEATURES` features and Gram matrices no larger than
+        the data, else FISTA. Logistic loss: proximal Newton (whose steps are
+        such ADMM problems) under the same condition, else FISTA.
+        Multinomial loss: FISTA. ADMM's set-up (a Gram matrix and an
+        eigendecomposition per task) costs about ``n_features / 2`` FISTA
+        iterations; its iterations are then cheap and insensitive to poorly
+        conditioned features, where FISTA may need thousands (School: 0.04 s
+        against 20 s).
         """
+        gram_form = {"squared": "admm", "logistic": "prox_newton"}.get(loss.name)
         if self.solver != "auto":
-            if self.solver == "admm" and loss.name != "squared":
+            if self.solver in ("admm", "prox_newton") and self.solver != gram_form:
                 raise ValueError(
-                    "solver='admm' handles the squared loss only; use 'auto', "
-                    "'fista' or 'cvxpy' for a classifier."
+                    f"solver={self.solver!r} does not handle the {loss.name} "
+                    "loss; use 'auto', 'fista' or 'cvxpy'."
                 )
             return self.solver
-        if loss.name != "squared":
-            return "fista"
         p, n_rows = data.n_features, data.X.shape[0]
         small = p <= ADMM_MAX_FEATURES and data.n_tasks * p * p <= n_rows * p
-        return "admm" if small else "fista"
+        return gram_form if gram_form and small else "fista"
 
     def _gradient_at_zero(self, data, loss, targets=None, n_classes=None):
         """Correlation of the residuals of the intercept-only model, and its design."""
@@ -404,14 +417,18 @@ _DOC_PARTS = {
         Column of ``X`` that holds the task of each row (long format).
         ``None``: ``y`` is 1-D (one task) or ``Y`` is 2-D with one binary
         column per task (wide, multi-label format; ``NaN`` for unobserved).
-    solver : {"auto", "fista", "cvxpy"}, default="auto"
-        ``"auto"`` and ``"fista"``: accelerated proximal gradient
-        (:mod:`skmtl.solvers.fista`); ``"cvxpy"``: the reference formulation.
+    solver : {"auto", "prox_newton", "fista", "cvxpy"}, default="auto"
+        ``"prox_newton"``: proximal Newton with ADMM steps in Gram form
+        (:mod:`skmtl.solvers.prox_newton`; two classes and multi-label
+        only), insensitive to poorly conditioned features; ``"fista"``:
+        accelerated proximal gradient (:mod:`skmtl.solvers.fista`);
+        ``"cvxpy"``: the reference formulation. ``"auto"``: proximal Newton
+        for two classes with at most 100 features, else FISTA.
     tol : float, default=1e-4
         Stop when the duality gap is at most ``tol`` times the objective of
         the intercept-only model.
     max_iter : int, default=10_000
-        Maximum number of iterations.
+        Maximum number of iterations (outer iterations for proximal Newton).
     warm_start : bool, default=False
         Start from the previous solution when it has the right shape.
     unknown_task : {"error", "shared"}, default="error"

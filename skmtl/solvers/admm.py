@@ -64,6 +64,11 @@ class GramProblem:
     ----------
     design : SharedRowsDesign or LongRowsDesign
     fit_intercept : bool
+    pseudo_rows : tuple of two ndarrays of shape (n_tasks,), default=None
+        ``(weight_t, response_t)``: one extra observation per task with all
+        features zero, which adds ``weight_t (b_t - response_t)^2 / 2`` to
+        the task's data term (a ridge of its intercept towards
+        ``response_t``).
 
     Attributes
     ----------
@@ -78,7 +83,7 @@ class GramProblem:
         ``xbar_t`` (n_tasks, p) and ``ybar_t`` (n_tasks,).
     """
 
-    def __init__(self, design, fit_intercept=True):
+    def __init__(self, design, fit_intercept=True, pseudo_rows=None):
         n_tasks, p = design.n_tasks, design.n_features
         weighted_y = design.scale * design.y
         self.gram = np.array(design.gram(np.arange(p)), dtype=float)
@@ -86,10 +91,14 @@ class GramProblem:
         total = design.task_sums(design.scale).reshape(n_tasks)
         sums_y = design.task_sums(weighted_y).reshape(n_tasks)
         sums_y2 = design.task_sums(weighted_y * design.y).reshape(n_tasks)
+        if pseudo_rows is not None:
+            weight, response = pseudo_rows
+            total = total + weight
+            sums_y = sums_y + weight * response
+            sums_y2 = sums_y2 + weight * response**2
         self.means = np.zeros((n_tasks, p))
         self.target_means = np.zeros(n_tasks)
         if fit_intercept:
-            # Every task's scales sum to one (c_i = s_i / n_t).
             weight = np.where(total > 0, total, 1.0)
             self.means = design.column_moments()[0] / weight[:, None]
             self.target_means = sums_y / weight
