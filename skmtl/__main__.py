@@ -218,7 +218,9 @@ def _protocol_arguments(compare):
         nargs="+",
         metavar="MODEL",
         help=f"models to compare, among {', '.join(MODELS)} (default: all that "
-        "apply). Example: --models per-task pooled mean-regularized",
+        "apply, but "
+        + ", ".join(name for name, spec in MODELS.items() if not spec.default)
+        + "). Example: --models per-task pooled trace-norm robust",
     )
     group.add_argument(
         "--n-splits",
@@ -1072,7 +1074,8 @@ def _data_line(dataset):
 
 def _select_models(args, dataset, splits):
     """The models to run, and the skipped ones with their reason."""
-    requested = list(dict.fromkeys(args.models)) if args.models else list(MODELS)
+    defaults = [name for name, spec in MODELS.items() if spec.default]
+    requested = list(dict.fromkeys(args.models)) if args.models else defaults
     unknown = [name for name in requested if name not in MODELS]
     if unknown:
         raise CompareError(f"unknown model(s) {unknown}; available: {list(MODELS)}.")

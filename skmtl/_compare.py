@@ -59,6 +59,10 @@ LOGISTIC_CS = tuple(np.logspace(-3, 3, 7))
 LOGISTIC_FOLDS = 3
 #: ``alpha`` values searched for ``MeanRegularizedClassifier``.
 MEAN_REGULARIZED_CLASSIFIER_ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
+#: Length of the ``alpha`` path of the trace-norm, sparse + low-rank, robust
+#: and dirty models (from their ``alpha_max``, three decades).
+STRUCTURE_N_ALPHAS = 10
+
 #: Length and extent of the ``alpha`` path of ``JointFeatureRegressorCV``:
 #: on School, 20 values down to ``alpha_max / 100`` choose nearly the same
 #: ``alpha`` as the default 100 values down to ``alpha_max / 1000`` (test
@@ -323,6 +327,21 @@ def _joint_feature_classifier(task_column, inner_cv, random_state):
     return JointFeatureClassifierCV(task_column=task_column, cv=inner_cv)
 
 
+def _structure_model(name, kind):
+    """Factory of the ``*CV`` class ``name + kind + "CV"`` of skmtl.linear_model."""
+
+    def factory(task_column, inner_cv, random_state):
+        from . import linear_model
+
+        estimator = getattr(linear_model, f"{name}{kind}CV")
+        return estimator(
+            alphas=STRUCTURE_N_ALPHAS, task_column=task_column, cv=inner_cv
+        )
+
+    factory.__name__ = f"_{name}_{kind}".lower()
+    return factory
+
+
 def _mtgp_regressor(task_column, inner_cv, random_state):
     from .gaussian_process import MultiTaskGaussianProcessRegressor
 
@@ -353,6 +372,8 @@ class ModelSpec:
         models are small, and threads cost more than they gain (up to 5x
         slower on a busy 2-core machine); ``--n-jobs`` parallelises over
         splits instead.
+    default : bool, default=True
+        Run without ``--models``; the others run when named there.
     """
 
     name: str
@@ -361,6 +382,7 @@ class ModelSpec:
     regressor: object
     classifier: object
     single_blas_thread: bool = True
+    default: bool = True
 
     def factory(self, task_type):
         """The estimator factory for a kind of target, or None."""
@@ -400,6 +422,41 @@ MODELS = {
             True,
             _joint_feature_regressor,
             _joint_feature_classifier,
+        ),
+        ModelSpec(
+            "trace-norm",
+            "tasks share a few learned features, trace-norm penalty "
+            "(Argyriou et al. 2008)",
+            True,
+            _structure_model("TraceNorm", "Regressor"),
+            _structure_model("TraceNorm", "Classifier"),
+        ),
+        ModelSpec(
+            "sparse-low-rank",
+            "low-rank shared part plus sparse task effects (Chen et al. 2012); "
+            "with --models",
+            True,
+            _structure_model("SparseLowRank", "Regressor"),
+            _structure_model("SparseLowRank", "Classifier"),
+            default=False,
+        ),
+        ModelSpec(
+            "robust",
+            "low-rank shared part plus outlier tasks (Chen et al. 2011); "
+            "with --models",
+            True,
+            _structure_model("RobustMultiTask", "Regressor"),
+            _structure_model("RobustMultiTask", "Classifier"),
+            default=False,
+        ),
+        ModelSpec(
+            "dirty",
+            "features shared by all tasks plus task-specific ones (Jalali et al. "
+            "2010); with --models",
+            True,
+            _structure_model("DirtyModel", "Regressor"),
+            _structure_model("DirtyModel", "Classifier"),
+            default=False,
         ),
         ModelSpec(
             "mtgp",

@@ -270,3 +270,40 @@ def test_missing_pandas_is_a_clear_error(capsys, monkeypatch):
         "skmtl compare: error: skmtl compare needs pandas, which is not installed: "
         'pip install "skmtl[pandas]"\n'
     )
+
+
+def test_structure_models_run_through_models_and_only_trace_norm_by_default(
+    tmp_path, capsys
+):
+    """trace-norm joins the default comparison; the other three need --models."""
+    from skmtl._compare import MODELS
+
+    defaults = [name for name, spec in MODELS.items() if spec.default]
+    assert "trace-norm" in defaults
+    assert not {"sparse-low-rank", "robust", "dirty"} & set(defaults)
+    path = _user_csv(tmp_path)
+    out = tmp_path / "result.json"
+    status = main(
+        [
+            "compare",
+            "--data",
+            str(path),
+            "--target",
+            "units",
+            "--task-column",
+            "store",
+            "--n-splits",
+            "1",
+            "--models",
+            "trace-norm",
+            "sparse-low-rank",
+            "robust",
+            "dirty",
+            "--json",
+            str(out),
+        ]
+    )
+    assert status == 0
+    table = capsys.readouterr().out
+    for name in ("trace-norm", "sparse-low-rank", "robust", "dirty"):
+        assert re.search(rf"^{name}\s+0\.\d+", table, flags=re.M), name

@@ -1,6 +1,11 @@
 """Multi-task linear models: one linear function per task, tied by a penalty."""
 
-from ._dirty import DirtyModelClassifier, DirtyModelRegressor
+from ._dirty import (
+    DirtyModelClassifier,
+    DirtyModelClassifierCV,
+    DirtyModelRegressor,
+    DirtyModelRegressorCV,
+)
 from ._joint_feature import JointFeatureClassifier, JointFeatureRegressor
 from ._joint_feature_path import (
     JointFeatureClassifierCV,
@@ -9,13 +14,30 @@ from ._joint_feature_path import (
 )
 from ._mean_regularized import MeanRegularizedRegressor, MeanRegularizedRegressorCV
 from ._mean_regularized_classifier import MeanRegularizedClassifier
-from ._robust import RobustMultiTaskClassifier, RobustMultiTaskRegressor
-from ._sparse_low_rank import SparseLowRankClassifier, SparseLowRankRegressor
-from ._trace_norm import TraceNormClassifier, TraceNormRegressor
+from ._robust import (
+    RobustMultiTaskClassifier,
+    RobustMultiTaskClassifierCV,
+    RobustMultiTaskRegressor,
+    RobustMultiTaskRegressorCV,
+)
+from ._sparse_low_rank import (
+    SparseLowRankClassifier,
+    SparseLowRankClassifierCV,
+    SparseLowRankRegressor,
+    SparseLowRankRegressorCV,
+)
+from ._trace_norm import (
+    TraceNormClassifier,
+    TraceNormClassifierCV,
+    TraceNormRegressor,
+    TraceNormRegressorCV,
+)
 
 __all__ = [
     "DirtyModelClassifier",
+    "DirtyModelClassifierCV",
     "DirtyModelRegressor",
+    "DirtyModelRegressorCV",
     "JointFeatureClassifier",
     "JointFeatureClassifierCV",
     "JointFeatureRegressor",
@@ -24,10 +46,16 @@ __all__ = [
     "MeanRegularizedRegressor",
     "MeanRegularizedRegressorCV",
     "RobustMultiTaskClassifier",
+    "RobustMultiTaskClassifierCV",
     "RobustMultiTaskRegressor",
+    "RobustMultiTaskRegressorCV",
     "SparseLowRankClassifier",
+    "SparseLowRankClassifierCV",
     "SparseLowRankRegressor",
+    "SparseLowRankRegressorCV",
     "TraceNormClassifier",
+    "TraceNormClassifierCV",
     "TraceNormRegressor",
+    "TraceNormRegressorCV",
     "joint_feature_path",
 ]

@@ -4,12 +4,14 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import StrOptions
 
 from ..penalties import L1, L21, Decomposition, FeatureMaxNorm
+from ._cv import PathCVMixin
 from ._penalized import (
     CLASSIFIER_CONSTRAINTS,
     COMMON_CONSTRAINTS,
     STRENGTH,
     PenalizedClassifierMixin,
     PenalizedRegressorMixin,
+    cv_constraints,
     fill_doc,
 )
 
@@ -242,3 +244,197 @@ class DirtyModelClassifier(_DirtyMixin, PenalizedClassifierMixin, BaseEstimator)
 
 
 fill_doc(DirtyModelRegressor, DirtyModelClassifier)
+
+
+class DirtyModelRegressorCV(
+    _DirtyMixin, PathCVMixin, PenalizedRegressorMixin, BaseEstimator
+):
+    """:class:`DirtyModelRegressor` with its strengths chosen by cross-validation.
+
+    The path runs over ``alpha_shared``, with ``alpha_task = task_ratio *
+    alpha_shared`` for every ratio of ``task_ratios``; every fold fits it with
+    warm starts, and the best point (mean held-out score) is refitted on all the
+    data (:mod:`skmtl.linear_model._cv`, docs/architecture.rst).
+
+    Read more in the :ref:`User Guide <low_rank>`.
+
+    Parameters
+    ----------
+    {cv_parameters}
+    task_ratios : float or array-like, default=(0.1, 0.3, 0.6)
+        Values of ``alpha_task / alpha_shared`` searched, each with its own path.
+    shared_norm : {"linf", "l2"}, default="linf"
+        As in :class:`DirtyModelRegressor`.
+    {regressor_parameters}
+
+    Attributes
+    ----------
+    {cv_attributes}
+    task_ratio_ : float
+        The chosen ``alpha_task / alpha_shared``.
+    coef_, intercept_, block_sparse_coef_, sparse_coef_, shared_support_
+        As in :class:`DirtyModelRegressor`, refitted at the chosen point.
+    {common_attributes}
+
+    See Also
+    --------
+    DirtyModelRegressor : The model at fixed strengths.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl.linear_model import DirtyModelRegressorCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(120, 6))
+    >>> Y = X @ (rng.normal(size=(6, 1)) @ rng.normal(size=(1, 4)))
+    >>> Y = Y + 0.1 * rng.normal(size=Y.shape)
+    >>> model = DirtyModelRegressorCV(alphas=5, cv=3).fit(X, Y)
+    >>> model.cv_results_["mean_test_score"].shape
+    (15,)
+    """
+
+    _estimator_class = DirtyModelRegressor
+    _path_param = "alpha_shared"
+    _grid_params = {
+        "task_ratios": (
+            "task_ratio",
+            lambda alpha, ratio: {"alpha_task": ratio * alpha},
+        )
+    }
+    _parameter_constraints = cv_constraints(
+        DirtyModelRegressor._parameter_constraints,
+        path_param="alpha_shared",
+        mapped=("alpha_task",),
+        grids=("task_ratios",),
+    )
+
+    def __init__(
+        self,
+        *,
+        alphas=10,
+        eps=1e-3,
+        task_ratios=(0.1, 0.3, 0.6),
+        shared_norm="linf",
+        fit_intercept=True,
+        task_column=None,
+        solver="auto",
+        tol=1e-4,
+        max_iter=10_000,
+        unknown_task="error",
+        cv=None,
+        scoring=None,
+        n_jobs=None,
+    ):
+        self.alphas = alphas
+        self.eps = eps
+        self.task_ratios = task_ratios
+        self.shared_norm = shared_norm
+        self.fit_intercept = fit_intercept
+        self.task_column = task_column
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.unknown_task = unknown_task
+        self.cv = cv
+        self.scoring = scoring
+        self.n_jobs = n_jobs
+
+
+class DirtyModelClassifierCV(
+    _DirtyMixin, PathCVMixin, PenalizedClassifierMixin, BaseEstimator
+):
+    """:class:`DirtyModelClassifier` with its strengths chosen by cross-validation.
+
+    The path runs over ``alpha_shared``, with ``alpha_task = task_ratio *
+    alpha_shared`` for every ratio of ``task_ratios``; every fold fits it with
+    warm starts, and the best point (mean held-out score) is refitted on all the
+    data (:mod:`skmtl.linear_model._cv`, docs/architecture.rst).
+
+    Read more in the :ref:`User Guide <low_rank>`.
+
+    Parameters
+    ----------
+    {cv_parameters}
+    task_ratios : float or array-like, default=(0.1, 0.3, 0.6)
+        Values of ``alpha_task / alpha_shared`` searched, each with its own path.
+    shared_norm : {"linf", "l2"}, default="linf"
+        As in :class:`DirtyModelClassifier`.
+    {classifier_parameters}
+
+    Attributes
+    ----------
+    {cv_attributes}
+    task_ratio_ : float
+        The chosen ``alpha_task / alpha_shared``.
+    coef_, intercept_, block_sparse_coef_, sparse_coef_, shared_support_
+        As in :class:`DirtyModelClassifier`, refitted at the chosen point.
+    {common_attributes}
+
+    See Also
+    --------
+    DirtyModelClassifier : The model at fixed strengths.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl.linear_model import DirtyModelClassifierCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 5))
+    >>> Y = (X @ (rng.normal(size=(5, 1)) @ rng.normal(size=(1, 3))) > 0).astype(int)
+    >>> model = DirtyModelClassifierCV(alphas=4, cv=2, task_ratios=[1.0])
+    >>> sorted(model.fit(X, Y).best_params_)
+    ['alpha_shared', 'task_ratio']
+    >>> model.cv_results_["mean_test_score"].shape
+    (4,)
+    """
+
+    _estimator_class = DirtyModelClassifier
+    _path_param = "alpha_shared"
+    _grid_params = {
+        "task_ratios": (
+            "task_ratio",
+            lambda alpha, ratio: {"alpha_task": ratio * alpha},
+        )
+    }
+    _parameter_constraints = cv_constraints(
+        DirtyModelClassifier._parameter_constraints,
+        path_param="alpha_shared",
+        mapped=("alpha_task",),
+        grids=("task_ratios",),
+    )
+
+    def __init__(
+        self,
+        *,
+        alphas=10,
+        eps=1e-3,
+        task_ratios=(0.1, 0.3, 0.6),
+        shared_norm="linf",
+        fit_intercept=True,
+        intercept_alpha=1e-3,
+        task_column=None,
+        solver="auto",
+        tol=1e-4,
+        max_iter=10_000,
+        unknown_task="error",
+        cv=None,
+        scoring=None,
+        n_jobs=None,
+    ):
+        self.alphas = alphas
+        self.eps = eps
+        self.task_ratios = task_ratios
+        self.shared_norm = shared_norm
+        self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
+        self.task_column = task_column
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.unknown_task = unknown_task
+        self.cv = cv
+        self.scoring = scoring
+        self.n_jobs = n_jobs
+
+
+fill_doc(DirtyModelRegressorCV, DirtyModelClassifierCV)

@@ -374,7 +374,7 @@ class LowRankTransformMixin:
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, rank_)
+        X_new : ndarray of shape (n_samples, ``rank_``)
         """
         check_is_fitted(self, "components_")
         data = check_predict_data(self, X, allow_unknown=True)
@@ -458,6 +458,40 @@ shared_coef_ : ndarray of shape (n_features,) or (n_classes, n_features)
     "classifier_objective": """\
 minimise  sum_t (1 / n_t) sum_{i in t} s_i loss(y_i, x_i . w_t + b_t)
                   + penalty(W) + (intercept_alpha / 2) sum_t ||b_t - b_0||^2""",
+    "cv_parameters": """\
+alphas : int or array-like, default=20 (10 with an extra grid)
+        Path of the first strength: an int gives that many values from
+        ``alpha_max`` (the smallest strength with all coefficients zero) down
+        to ``eps * alpha_max``, evenly on a log scale; an array gives them.
+    eps : float, default=1e-3
+        Length of the path for an int ``alphas``: ``alpha_min / alpha_max``.
+    cv : int, cross-validation generator or iterable, default=None
+        Folds. ``None`` or an int: :class:`~skmtl.model_selection.TaskKFold`
+        in long format (every task in every training fold), ``KFold`` (or
+        ``StratifiedKFold`` for a 1-D classification target) otherwise.
+    scoring : str, callable or None, default=None
+        Score of the held-out rows, a scikit-learn scorer; ``None``: the
+        estimator's ``score`` (R^2 or accuracy over all tasks).
+    n_jobs : int or None, default=None
+        Folds and grid points fitted in parallel (joblib threads).""",
+    "cv_attributes": """\
+alpha_ : float
+        The chosen value of the path parameter.
+    alphas_ : ndarray of shape (n_alphas,) or (n_grid_points, n_alphas)
+        The path, one row per combination of the extra grids if any.
+    cv_results_ : dict of ndarray
+        Scores of every point and fold, with the keys of
+        :class:`~sklearn.model_selection.GridSearchCV` (``params``,
+        ``param_<name>``, ``split<k>_test_score``, ``mean_test_score``,
+        ``std_test_score``, ``rank_test_score``, fit and score times).
+    best_score_ : float
+        Mean cross-validated score of the chosen point.
+    best_params_ : dict
+        The chosen point.
+    best_index_ : int
+        Its index in ``cv_results_``.
+    n_splits_ : int
+        Number of folds.""",
     "classifier_loss": """\
 The loss is logistic for two classes and multinomial for more (then
     ``w_t`` has one row per class and the penalty sees the matrix of all task
@@ -467,10 +501,38 @@ The loss is logistic for two classes and multinomial for more (then
 }
 
 
+_WARM_START_DOC = """
+    warm_start : bool, default=False
+        Start from the previous solution when it has the right shape."""
+
+
 def fill_doc(*classes):
-    """Fill the shared docstring sections of ``classes`` (see ``_DOC_PARTS``)."""
+    """Fill the shared docstring sections of ``classes`` (see ``_DOC_PARTS``).
+
+    The ``*CV`` classes warm-start along their path themselves: their
+    parameters leave ``warm_start`` out.
+    """
     for cls in classes:
         doc = cls.__doc__
         for key, text in _DOC_PARTS.items():
+            if "warm_start" not in cls().get_params():
+                text = text.replace(_WARM_START_DOC, "")
             doc = doc.replace("{" + key + "}", text)
         cls.__doc__ = doc
+
+
+def cv_constraints(base_constraints, *, path_param, mapped=(), grids=()):
+    """Constraints of a ``*CV`` class from those of its base estimator.
+
+    The path parameter and the parameters its grids map to are replaced by
+    ``alphas``, ``eps``, ``cv``, ``scoring``, ``n_jobs`` and one list per grid;
+    ``warm_start`` goes (the engine warm-starts along the path).
+    """
+    from ._cv import CV_CONSTRAINTS
+
+    dropped = {path_param, "warm_start", *mapped}
+    constraints = {k: v for k, v in base_constraints.items() if k not in dropped}
+    constraints.update(CV_CONSTRAINTS)
+    for name in grids:
+        constraints[name] = [Interval(Real, 0, None, closed="neither"), "array-like"]
+    return constraints

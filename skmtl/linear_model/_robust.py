@@ -3,6 +3,7 @@
 from sklearn.base import BaseEstimator
 
 from ..penalties import Decomposition, TaskGroupNorm, TraceNorm
+from ._cv import PathCVMixin
 from ._penalized import (
     CLASSIFIER_CONSTRAINTS,
     COMMON_CONSTRAINTS,
@@ -10,6 +11,7 @@ from ._penalized import (
     PenalizedClassifierMixin,
     PenalizedRegressorMixin,
     _low_rank_structure,
+    cv_constraints,
     fill_doc,
 )
 
@@ -67,7 +69,7 @@ class RobustMultiTaskRegressor(_RobustMixin, PenalizedRegressorMixin, BaseEstima
         Labels of the tasks with a non-zero row of ``S``.
     rank_ : int
         Rank of ``L``.
-    components_ : ndarray of shape (rank_, n_features)
+    components_ : ndarray of shape (``rank_``, n_features)
         Orthonormal directions spanning the rows of ``L``.
     {common_attributes}
 
@@ -161,7 +163,7 @@ class RobustMultiTaskClassifier(_RobustMixin, PenalizedClassifierMixin, BaseEsti
         Labels of the tasks with a non-zero block of ``S``.
     rank_ : int
         Rank of ``L`` (as the matrix of its rows).
-    components_ : ndarray of shape (rank_, n_features)
+    components_ : ndarray of shape (``rank_``, n_features)
         Orthonormal directions spanning the rows of ``L``.
     {common_attributes}
 
@@ -220,3 +222,189 @@ class RobustMultiTaskClassifier(_RobustMixin, PenalizedClassifierMixin, BaseEsti
 
 
 fill_doc(RobustMultiTaskRegressor, RobustMultiTaskClassifier)
+
+
+class RobustMultiTaskRegressorCV(
+    _RobustMixin, PathCVMixin, PenalizedRegressorMixin, BaseEstimator
+):
+    """:class:`RobustMultiTaskRegressor` with its strengths chosen by cross-validation.
+
+    The path runs over ``alpha_rank``, with ``alpha_outlier = outlier_ratio *
+    alpha_rank`` for every ratio of ``outlier_ratios``; every fold fits it with
+    warm starts, and the best point (mean held-out score) is refitted on all the
+    data (:mod:`skmtl.linear_model._cv`, docs/architecture.rst).
+
+    Read more in the :ref:`User Guide <low_rank>`.
+
+    Parameters
+    ----------
+    {cv_parameters}
+    outlier_ratios : float or array-like, default=(0.5, 1.0, 2.0)
+        Values of ``alpha_outlier / alpha_rank`` searched, each with its own path.
+    {regressor_parameters}
+
+    Attributes
+    ----------
+    {cv_attributes}
+    outlier_ratio_ : float
+        The chosen ``alpha_outlier / alpha_rank``.
+    coef_, intercept_, low_rank_coef_, outlier_coef_, outlier_tasks_, rank_
+        As in :class:`RobustMultiTaskRegressor`, refitted at the chosen point.
+    {common_attributes}
+
+    See Also
+    --------
+    RobustMultiTaskRegressor : The model at fixed strengths.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl.linear_model import RobustMultiTaskRegressorCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(120, 6))
+    >>> Y = X @ (rng.normal(size=(6, 1)) @ rng.normal(size=(1, 4)))
+    >>> Y = Y + 0.1 * rng.normal(size=Y.shape)
+    >>> model = RobustMultiTaskRegressorCV(alphas=5, cv=3).fit(X, Y)
+    >>> model.cv_results_["mean_test_score"].shape
+    (15,)
+    """
+
+    _estimator_class = RobustMultiTaskRegressor
+    _path_param = "alpha_rank"
+    _grid_params = {
+        "outlier_ratios": (
+            "outlier_ratio",
+            lambda alpha, ratio: {"alpha_outlier": ratio * alpha},
+        )
+    }
+    _parameter_constraints = cv_constraints(
+        RobustMultiTaskRegressor._parameter_constraints,
+        path_param="alpha_rank",
+        mapped=("alpha_outlier",),
+        grids=("outlier_ratios",),
+    )
+
+    def __init__(
+        self,
+        *,
+        alphas=10,
+        eps=1e-3,
+        outlier_ratios=(0.5, 1.0, 2.0),
+        fit_intercept=True,
+        task_column=None,
+        solver="auto",
+        tol=1e-4,
+        max_iter=10_000,
+        unknown_task="error",
+        cv=None,
+        scoring=None,
+        n_jobs=None,
+    ):
+        self.alphas = alphas
+        self.eps = eps
+        self.outlier_ratios = outlier_ratios
+        self.fit_intercept = fit_intercept
+        self.task_column = task_column
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.unknown_task = unknown_task
+        self.cv = cv
+        self.scoring = scoring
+        self.n_jobs = n_jobs
+
+
+class RobustMultiTaskClassifierCV(
+    _RobustMixin, PathCVMixin, PenalizedClassifierMixin, BaseEstimator
+):
+    """:class:`RobustMultiTaskClassifier` with its strengths chosen by cross-validation.
+
+    The path runs over ``alpha_rank``, with ``alpha_outlier = outlier_ratio *
+    alpha_rank`` for every ratio of ``outlier_ratios``; every fold fits it with
+    warm starts, and the best point (mean held-out score) is refitted on all the
+    data (:mod:`skmtl.linear_model._cv`, docs/architecture.rst).
+
+    Read more in the :ref:`User Guide <low_rank>`.
+
+    Parameters
+    ----------
+    {cv_parameters}
+    outlier_ratios : float or array-like, default=(0.5, 1.0, 2.0)
+        Values of ``alpha_outlier / alpha_rank`` searched, each with its own path.
+    {classifier_parameters}
+
+    Attributes
+    ----------
+    {cv_attributes}
+    outlier_ratio_ : float
+        The chosen ``alpha_outlier / alpha_rank``.
+    coef_, intercept_, low_rank_coef_, outlier_coef_, outlier_tasks_, rank_
+        As in :class:`RobustMultiTaskClassifier`, refitted at the chosen point.
+    {common_attributes}
+
+    See Also
+    --------
+    RobustMultiTaskClassifier : The model at fixed strengths.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl.linear_model import RobustMultiTaskClassifierCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 5))
+    >>> Y = (X @ (rng.normal(size=(5, 1)) @ rng.normal(size=(1, 3))) > 0).astype(int)
+    >>> model = RobustMultiTaskClassifierCV(alphas=4, cv=2, outlier_ratios=[1.0])
+    >>> sorted(model.fit(X, Y).best_params_)
+    ['alpha_rank', 'outlier_ratio']
+    >>> model.cv_results_["mean_test_score"].shape
+    (4,)
+    """
+
+    _estimator_class = RobustMultiTaskClassifier
+    _path_param = "alpha_rank"
+    _grid_params = {
+        "outlier_ratios": (
+            "outlier_ratio",
+            lambda alpha, ratio: {"alpha_outlier": ratio * alpha},
+        )
+    }
+    _parameter_constraints = cv_constraints(
+        RobustMultiTaskClassifier._parameter_constraints,
+        path_param="alpha_rank",
+        mapped=("alpha_outlier",),
+        grids=("outlier_ratios",),
+    )
+
+    def __init__(
+        self,
+        *,
+        alphas=10,
+        eps=1e-3,
+        outlier_ratios=(0.5, 1.0, 2.0),
+        fit_intercept=True,
+        intercept_alpha=1e-3,
+        task_column=None,
+        solver="auto",
+        tol=1e-4,
+        max_iter=10_000,
+        unknown_task="error",
+        cv=None,
+        scoring=None,
+        n_jobs=None,
+    ):
+        self.alphas = alphas
+        self.eps = eps
+        self.outlier_ratios = outlier_ratios
+        self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
+        self.task_column = task_column
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.unknown_task = unknown_task
+        self.cv = cv
+        self.scoring = scoring
+        self.n_jobs = n_jobs
+
+
+fill_doc(RobustMultiTaskRegressorCV, RobustMultiTaskClassifierCV)

@@ -3,6 +3,7 @@
 from sklearn.base import BaseEstimator
 
 from ..penalties import L1, Decomposition, TraceNorm
+from ._cv import PathCVMixin
 from ._penalized import (
     CLASSIFIER_CONSTRAINTS,
     COMMON_CONSTRAINTS,
@@ -10,6 +11,7 @@ from ._penalized import (
     PenalizedClassifierMixin,
     PenalizedRegressorMixin,
     _low_rank_structure,
+    cv_constraints,
     fill_doc,
 )
 
@@ -62,7 +64,7 @@ class SparseLowRankRegressor(
         The low-rank part ``Q``.
     rank_ : int
         Rank of ``Q``.
-    components_ : ndarray of shape (rank_, n_features)
+    components_ : ndarray of shape (``rank_``, n_features)
         Orthonormal directions spanning the rows of ``Q``.
     {common_attributes}
 
@@ -164,7 +166,7 @@ class SparseLowRankClassifier(
         The low-rank part ``Q``.
     rank_ : int
         Rank of ``Q`` (as the matrix of its rows).
-    components_ : ndarray of shape (rank_, n_features)
+    components_ : ndarray of shape (``rank_``, n_features)
         Orthonormal directions spanning the rows of ``Q``.
     {common_attributes}
 
@@ -231,3 +233,189 @@ class SparseLowRankClassifier(
 
 
 fill_doc(SparseLowRankRegressor, SparseLowRankClassifier)
+
+
+class SparseLowRankRegressorCV(
+    _SparseLowRankMixin, PathCVMixin, PenalizedRegressorMixin, BaseEstimator
+):
+    """:class:`SparseLowRankRegressor` with its strengths chosen by cross-validation.
+
+    The path runs over ``alpha_sparse``, with ``alpha_rank = rank_ratio *
+    alpha_sparse`` for every ratio of ``rank_ratios``; every fold fits it with
+    warm starts, and the best point (mean held-out score) is refitted on all the
+    data (:mod:`skmtl.linear_model._cv`, docs/architecture.rst).
+
+    Read more in the :ref:`User Guide <low_rank>`.
+
+    Parameters
+    ----------
+    {cv_parameters}
+    rank_ratios : float or array-like, default=(1.0, 2.0, 4.0)
+        Values of ``alpha_rank / alpha_sparse`` searched, each with its own path.
+    {regressor_parameters}
+
+    Attributes
+    ----------
+    {cv_attributes}
+    rank_ratio_ : float
+        The chosen ``alpha_rank / alpha_sparse``.
+    coef_, intercept_, sparse_coef_, low_rank_coef_, rank_
+        As in :class:`SparseLowRankRegressor`, refitted at the chosen point.
+    {common_attributes}
+
+    See Also
+    --------
+    SparseLowRankRegressor : The model at fixed strengths.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl.linear_model import SparseLowRankRegressorCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(120, 6))
+    >>> Y = X @ (rng.normal(size=(6, 1)) @ rng.normal(size=(1, 4)))
+    >>> Y = Y + 0.1 * rng.normal(size=Y.shape)
+    >>> model = SparseLowRankRegressorCV(alphas=5, cv=3).fit(X, Y)
+    >>> model.cv_results_["mean_test_score"].shape
+    (15,)
+    """
+
+    _estimator_class = SparseLowRankRegressor
+    _path_param = "alpha_sparse"
+    _grid_params = {
+        "rank_ratios": (
+            "rank_ratio",
+            lambda alpha, ratio: {"alpha_rank": ratio * alpha},
+        )
+    }
+    _parameter_constraints = cv_constraints(
+        SparseLowRankRegressor._parameter_constraints,
+        path_param="alpha_sparse",
+        mapped=("alpha_rank",),
+        grids=("rank_ratios",),
+    )
+
+    def __init__(
+        self,
+        *,
+        alphas=10,
+        eps=1e-3,
+        rank_ratios=(1.0, 2.0, 4.0),
+        fit_intercept=True,
+        task_column=None,
+        solver="auto",
+        tol=1e-4,
+        max_iter=10_000,
+        unknown_task="error",
+        cv=None,
+        scoring=None,
+        n_jobs=None,
+    ):
+        self.alphas = alphas
+        self.eps = eps
+        self.rank_ratios = rank_ratios
+        self.fit_intercept = fit_intercept
+        self.task_column = task_column
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.unknown_task = unknown_task
+        self.cv = cv
+        self.scoring = scoring
+        self.n_jobs = n_jobs
+
+
+class SparseLowRankClassifierCV(
+    _SparseLowRankMixin, PathCVMixin, PenalizedClassifierMixin, BaseEstimator
+):
+    """:class:`SparseLowRankClassifier` with its strengths chosen by cross-validation.
+
+    The path runs over ``alpha_sparse``, with ``alpha_rank = rank_ratio *
+    alpha_sparse`` for every ratio of ``rank_ratios``; every fold fits it with
+    warm starts, and the best point (mean held-out score) is refitted on all the
+    data (:mod:`skmtl.linear_model._cv`, docs/architecture.rst).
+
+    Read more in the :ref:`User Guide <low_rank>`.
+
+    Parameters
+    ----------
+    {cv_parameters}
+    rank_ratios : float or array-like, default=(1.0, 2.0, 4.0)
+        Values of ``alpha_rank / alpha_sparse`` searched, each with its own path.
+    {classifier_parameters}
+
+    Attributes
+    ----------
+    {cv_attributes}
+    rank_ratio_ : float
+        The chosen ``alpha_rank / alpha_sparse``.
+    coef_, intercept_, sparse_coef_, low_rank_coef_, rank_
+        As in :class:`SparseLowRankClassifier`, refitted at the chosen point.
+    {common_attributes}
+
+    See Also
+    --------
+    SparseLowRankClassifier : The model at fixed strengths.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl.linear_model import SparseLowRankClassifierCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 5))
+    >>> Y = (X @ (rng.normal(size=(5, 1)) @ rng.normal(size=(1, 3))) > 0).astype(int)
+    >>> model = SparseLowRankClassifierCV(alphas=4, cv=2, rank_ratios=[1.0])
+    >>> sorted(model.fit(X, Y).best_params_)
+    ['alpha_sparse', 'rank_ratio']
+    >>> model.cv_results_["mean_test_score"].shape
+    (4,)
+    """
+
+    _estimator_class = SparseLowRankClassifier
+    _path_param = "alpha_sparse"
+    _grid_params = {
+        "rank_ratios": (
+            "rank_ratio",
+            lambda alpha, ratio: {"alpha_rank": ratio * alpha},
+        )
+    }
+    _parameter_constraints = cv_constraints(
+        SparseLowRankClassifier._parameter_constraints,
+        path_param="alpha_sparse",
+        mapped=("alpha_rank",),
+        grids=("rank_ratios",),
+    )
+
+    def __init__(
+        self,
+        *,
+        alphas=10,
+        eps=1e-3,
+        rank_ratios=(1.0, 2.0, 4.0),
+        fit_intercept=True,
+        intercept_alpha=1e-3,
+        task_column=None,
+        solver="auto",
+        tol=1e-4,
+        max_iter=10_000,
+        unknown_task="error",
+        cv=None,
+        scoring=None,
+        n_jobs=None,
+    ):
+        self.alphas = alphas
+        self.eps = eps
+        self.rank_ratios = rank_ratios
+        self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
+        self.task_column = task_column
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.unknown_task = unknown_task
+        self.cv = cv
+        self.scoring = scoring
+        self.n_jobs = n_jobs
+
+
+fill_doc(SparseLowRankRegressorCV, SparseLowRankClassifierCV)

@@ -3,6 +3,7 @@
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..penalties import TraceNorm
+from ._cv import PathCVMixin
 from ._penalized import (
     CLASSIFIER_CONSTRAINTS,
     COMMON_CONSTRAINTS,
@@ -11,6 +12,7 @@ from ._penalized import (
     PenalizedClassifierMixin,
     PenalizedRegressorMixin,
     _low_rank_structure,
+    cv_constraints,
     fill_doc,
 )
 
@@ -76,10 +78,10 @@ class TraceNormRegressor(
         Task intercepts ``b_t``.
     rank_ : int
         Rank of ``coef_`` (singular values above 1e-10 times the largest).
-    components_ : ndarray of shape (rank_, n_features)
+    components_ : ndarray of shape (``rank_``, n_features)
         Orthonormal shared directions: the right singular vectors of
         ``coef_``; every row of ``coef_`` is a combination of them.
-    explained_variance_ratio_ : ndarray of shape (rank_,)
+    explained_variance_ratio_ : ndarray of shape (``rank_``,)
         Share of each direction in ``||W||_F^2`` (squared singular values).
     {common_attributes}
 
@@ -175,9 +177,9 @@ class TraceNormClassifier(
         Task intercepts.
     rank_ : int
         Rank of the matrix of the coefficient rows.
-    components_ : ndarray of shape (rank_, n_features)
+    components_ : ndarray of shape (``rank_``, n_features)
         Orthonormal shared directions (right singular vectors).
-    explained_variance_ratio_ : ndarray of shape (rank_,)
+    explained_variance_ratio_ : ndarray of shape (``rank_``,)
         Share of each direction in the squared Frobenius norm.
     {common_attributes}
 
@@ -244,3 +246,171 @@ class TraceNormClassifier(
 for _cls in (TraceNormRegressor, TraceNormClassifier):
     _cls.__doc__ = _cls.__doc__.replace("{notes}", _NOTES.strip() + "\n")
 fill_doc(TraceNormRegressor, TraceNormClassifier)
+
+
+class TraceNormRegressorCV(
+    _TraceNormMixin,
+    TransformerMixin,
+    PathCVMixin,
+    PenalizedRegressorMixin,
+    BaseEstimator,
+):
+    """:class:`TraceNormRegressor` with its strengths chosen by cross-validation.
+
+    The path runs over the trace-norm strength ``alpha``; every fold fits it with warm
+    starts, and the best point (mean held-out score) is refitted on all the
+    data (:mod:`skmtl.linear_model._cv`, docs/architecture.rst).
+
+    Read more in the :ref:`User Guide <low_rank>`.
+
+    Parameters
+    ----------
+    {cv_parameters}
+    {regressor_parameters}
+
+    Attributes
+    ----------
+    {cv_attributes}
+    coef_, intercept_, rank_, components_, explained_variance_ratio_
+        As in :class:`TraceNormRegressor`, refitted at the chosen point.
+    {common_attributes}
+
+    See Also
+    --------
+    TraceNormRegressor : The model at fixed strengths.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl.linear_model import TraceNormRegressorCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(120, 6))
+    >>> Y = X @ (rng.normal(size=(6, 1)) @ rng.normal(size=(1, 4)))
+    >>> Y = Y + 0.1 * rng.normal(size=Y.shape)
+    >>> model = TraceNormRegressorCV(alphas=5, cv=3).fit(X, Y)
+    >>> model.cv_results_["mean_test_score"].shape
+    (5,)
+    """
+
+    _estimator_class = TraceNormRegressor
+    _path_param = "alpha"
+    _grid_params = {}
+    _parameter_constraints = cv_constraints(
+        TraceNormRegressor._parameter_constraints,
+        path_param="alpha",
+        mapped=(),
+        grids=(),
+    )
+
+    def __init__(
+        self,
+        *,
+        alphas=20,
+        eps=1e-3,
+        fit_intercept=True,
+        task_column=None,
+        solver="auto",
+        tol=1e-4,
+        max_iter=10_000,
+        unknown_task="error",
+        cv=None,
+        scoring=None,
+        n_jobs=None,
+    ):
+        self.alphas = alphas
+        self.eps = eps
+        self.fit_intercept = fit_intercept
+        self.task_column = task_column
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.unknown_task = unknown_task
+        self.cv = cv
+        self.scoring = scoring
+        self.n_jobs = n_jobs
+
+
+class TraceNormClassifierCV(
+    _TraceNormMixin,
+    TransformerMixin,
+    PathCVMixin,
+    PenalizedClassifierMixin,
+    BaseEstimator,
+):
+    """:class:`TraceNormClassifier` with its strengths chosen by cross-validation.
+
+    The path runs over the trace-norm strength ``alpha``; every fold fits it with warm
+    starts, and the best point (mean held-out score) is refitted on all the
+    data (:mod:`skmtl.linear_model._cv`, docs/architecture.rst).
+
+    Read more in the :ref:`User Guide <low_rank>`.
+
+    Parameters
+    ----------
+    {cv_parameters}
+    {classifier_parameters}
+
+    Attributes
+    ----------
+    {cv_attributes}
+    coef_, intercept_, rank_, components_, explained_variance_ratio_
+        As in :class:`TraceNormClassifier`, refitted at the chosen point.
+    {common_attributes}
+
+    See Also
+    --------
+    TraceNormClassifier : The model at fixed strengths.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl.linear_model import TraceNormClassifierCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 5))
+    >>> Y = (X @ (rng.normal(size=(5, 1)) @ rng.normal(size=(1, 3))) > 0).astype(int)
+    >>> model = TraceNormClassifierCV(alphas=5, cv=3).fit(X, Y)
+    >>> model.cv_results_["mean_test_score"].shape
+    (5,)
+    """
+
+    _estimator_class = TraceNormClassifier
+    _path_param = "alpha"
+    _grid_params = {}
+    _parameter_constraints = cv_constraints(
+        TraceNormClassifier._parameter_constraints,
+        path_param="alpha",
+        mapped=(),
+        grids=(),
+    )
+
+    def __init__(
+        self,
+        *,
+        alphas=20,
+        eps=1e-3,
+        fit_intercept=True,
+        intercept_alpha=1e-3,
+        task_column=None,
+        solver="auto",
+        tol=1e-4,
+        max_iter=10_000,
+        unknown_task="error",
+        cv=None,
+        scoring=None,
+        n_jobs=None,
+    ):
+        self.alphas = alphas
+        self.eps = eps
+        self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
+        self.task_column = task_column
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.unknown_task = unknown_task
+        self.cv = cv
+        self.scoring = scoring
+        self.n_jobs = n_jobs
+
+
+fill_doc(TraceNormRegressorCV, TraceNormClassifierCV)

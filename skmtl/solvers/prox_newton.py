@@ -241,10 +241,12 @@ def _newton_step(smooth, penalty, C, W, b, z, target):
     # Working responses of the model in W: x . w_t + delta_t - response.
     response = design.predict(W) - np.where(weights > tiny, gradient / safe, 0.0)
     pseudo_rows = None
-    if smooth.fit_intercept and smooth.intercept_alpha:
+    if smooth.fit_intercept and smooth.intercept_alpha and design.n_tasks > 1:
         # The tie is (alpha / 2) sum_t (b_t - b_0)^2 at its optimum b_0 =
         # mean b: with b_0 held, a ridge of each offset delta_t towards
-        # b_0 - b_t, i.e. one pseudo-row per task (features zero).
+        # b_0 - b_t, i.e. one pseudo-row per task (features zero). It damps a
+        # common shift of the intercepts, which slows the steps where the
+        # features are far from zero; one task has no tie at all.
         pseudo_rows = (
             np.full(design.n_tasks, float(smooth.intercept_alpha)),
             b.mean(axis=0) - b,
