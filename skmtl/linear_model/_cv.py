@@ -35,6 +35,14 @@ two-strength model adds a grid, for example
 alpha})}``: every ratio gets a path over the first strength with the second
 held in proportion. The base estimator provides ``_alpha_max(X, y,
 sample_weight)``: the smallest path value whose coefficients are all zero.
+
+Hooks a subclass may override: ``_fold_scores`` (the path of one fold: the
+default clones the base estimator with ``warm_start=True`` and fits it down
+the path; a model with a faster specialised path replaces it),
+``_base_estimator`` (which constructor parameters are copied; by default
+every parameter of the base estimator that the ``*CV`` class also has) and
+``_path`` (the grid). :func:`set_search_results` sets the common result
+attributes from a table of scores, for a class that searches its own way.
 """
 
 import itertools
@@ -180,8 +188,7 @@ class PathCVMixin:
         scorer = check_scoring(base, self.scoring)
         score_params = routed.scorer.score
         results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(_fold_path)(
-                self,
+            delayed(self._fold_scores)(
                 base,
                 X,
                 y,
@@ -214,51 +221,107 @@ class PathCVMixin:
         scores = np.array([r[0] for r in results]).reshape(len(points), n_folds, -1)
         fit_times = np.array([r[1] for r in results]).reshape(scores.shape)
         score_times = np.array([r[2] for r in results]).reshape(scores.shape)
-        # (grid point x alpha) rows, folds in columns.
-        flat = np.transpose(scores, (0, 2, 1)).reshape(-1, n_folds)
-        if np.all(np.isnan(flat)):
-            raise ValueError(
-                "No test row of any cross-validation fold could be scored: the "
-                "tasks of the test rows are absent from their training folds. "
-                "Set unknown_task='shared' to score them with the shared model, "
-                "or use a splitter that keeps every task in every training fold "
-                "(for example TaskKFold)."
-            )
-        with warnings.catch_warnings():
-            # A fold without any scored row is NaN and left out of the mean.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean = np.nanmean(flat, axis=1)
-            std = np.nanstd(flat, axis=1)
+
+        def by_point(values):
+            # (grid point x alpha) rows, folds in columns.
+            return np.transpose(values, (0, 2, 1)).reshape(-1, n_folds)
+
         params = [
             {self._path_param: float(alpha), **point}
             for point, path in zip(points, paths)
             for alpha in path
         ]
-        results = {"params": params}
-        for name in params[0]:
-            results[f"param_{name}"] = np.ma.MaskedArray(
-                [p[name] for p in params], mask=False, dtype=object
-            )
-        for k in range(n_folds):
-            results[f"split{k}_test_score"] = flat[:, k]
-        results["mean_test_score"] = mean
-        results["std_test_score"] = std
-        ranked = np.where(np.isnan(mean), -np.inf, mean)
-        results["rank_test_score"] = rankdata(-ranked, method="min").astype(np.int32)
-        for name, times in (("fit", fit_times), ("score", score_times)):
-            per_point = np.transpose(times, (0, 2, 1)).reshape(-1, n_folds)
-            results[f"mean_{name}_time"] = per_point.mean(axis=1)
-            results[f"std_{name}_time"] = per_point.std(axis=1)
-        self.cv_results_ = results
-        # The first best point: the largest strength among equal scores.
-        self.best_index_ = int(np.argmax(ranked))
-        self.best_params_ = dict(params[self.best_index_])
-        self.best_score_ = float(mean[self.best_index_])
-        self.n_splits_ = n_folds
-        self.alpha_ = self.best_params_[self._path_param]
+        set_search_results(
+            self,
+            params,
+            by_point(scores),
+            by_point(fit_times),
+            by_point(score_times),
+            path_param=self._path_param,
+            extra_names=[name for name, _ in self._grid_params.values()],
+        )
         self.alphas_ = paths[0] if not self._grid_params else paths
-        for name, _ in self._grid_params.values():
-            setattr(self, f"{name}_", self.best_params_[name])
+
+    def _fold_scores(
+        self, base, X, y, sample_weight, train, test, path, point, scorer, params
+    ):
+        """Hook: scores, fit times and score times of one fold along ``path``.
+
+        The default clones the base estimator with ``warm_start=True`` and fits
+        it along the decreasing ``path``; a model with a faster specialised
+        path overrides this method (same arguments and return value: three
+        lists with one entry per value of ``path``).
+        """
+        return _fold_path(
+            self, base, X, y, sample_weight, train, test, path, point, scorer, params
+        )
+
+
+def set_search_results(
+    estimator,
+    params,
+    scores,
+    fit_times,
+    score_times,
+    *,
+    path_param="alpha",
+    extra_names=(),
+):
+    """Set the result attributes shared by every ``*CV`` class.
+
+    Parameters
+    ----------
+    estimator : object
+        The ``*CV`` estimator; gets ``cv_results_``, ``best_index_``,
+        ``best_params_``, ``best_score_``, ``n_splits_``, ``alpha_`` and
+        ``<name>_`` for every name of ``extra_names``.
+    params : list of dict
+        One dict of hyper-parameters per candidate.
+    scores, fit_times, score_times : ndarray of shape (n_candidates, n_splits)
+        Held-out scores (higher is better; ``NaN`` for a fold without any
+        scored row) and times of every candidate and fold.
+    path_param : str, default="alpha"
+        Name of the path parameter, whose best value becomes ``alpha_``.
+    extra_names : sequence of str, default=()
+        The other hyper-parameters searched.
+    """
+    if np.all(np.isnan(scores)):
+        raise ValueError(
+            "No test row of any cross-validation fold could be scored: the "
+            "tasks of the test rows are absent from their training folds. "
+            "Set unknown_task='shared' to score them with the shared model, "
+            "or use a splitter that keeps every task in every training fold "
+            "(for example TaskKFold)."
+        )
+    n_folds = scores.shape[1]
+    with warnings.catch_warnings():
+        # A fold without any scored row is NaN and left out of the mean.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(scores, axis=1)
+        std = np.nanstd(scores, axis=1)
+    results = {"params": [dict(p) for p in params]}
+    for name in params[0]:
+        results[f"param_{name}"] = np.ma.MaskedArray(
+            [p[name] for p in params], mask=False, dtype=object
+        )
+    for k in range(n_folds):
+        results[f"split{k}_test_score"] = scores[:, k]
+    results["mean_test_score"] = mean
+    results["std_test_score"] = std
+    ranked = np.where(np.isnan(mean), -np.inf, mean)
+    results["rank_test_score"] = rankdata(-ranked, method="min").astype(np.int32)
+    for name, times in (("fit", fit_times), ("score", score_times)):
+        results[f"mean_{name}_time"] = times.mean(axis=1)
+        results[f"std_{name}_time"] = times.std(axis=1)
+    estimator.cv_results_ = results
+    # The first best candidate: the largest strength among equal scores.
+    estimator.best_index_ = int(np.argmax(ranked))
+    estimator.best_params_ = dict(params[estimator.best_index_])
+    estimator.best_score_ = float(mean[estimator.best_index_])
+    estimator.n_splits_ = n_folds
+    estimator.alpha_ = estimator.best_params_[path_param]
+    for name in extra_names:
+        setattr(estimator, f"{name}_", estimator.best_params_[name])
 
 
 def _fold_path(
