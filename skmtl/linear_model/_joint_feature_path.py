@@ -1,5 +1,6 @@
 """Regularisation paths of the joint-feature (L2,1) models, and their CV."""
 
+import time
 import warnings
 from numbers import Integral, Real
 
@@ -439,6 +440,13 @@ class _ClassificationScore:
         return total / weight if weight > 0 else np.full(n_alphas, np.nan)
 
 
+def _timed_fold_scores(*args):
+    """:func:`_fold_scores` and its wall time."""
+    start = time.perf_counter()
+    scores = _fold_scores(*args)
+    return scores, time.perf_counter() - start
+
+
 def _fold_scores(
     X, y, sample_weight, fold, train, test, config, alphas, l1_ratio, score
 ):
@@ -525,7 +533,7 @@ _CV_CONSTRAINTS = {
     "l1_ratio": [Interval(Real, 0, 1, closed="both"), "array-like"],
     "eps": [Interval(Real, 0, None, closed="neither")],
     "n_alphas": [Interval(Integral, 1, None, closed="left")],
-    "alphas": ["array-like", None],
+    "alphas": [Interval(Integral, 1, None, closed="left"), "array-like", None],
     "fit_intercept": ["boolean"],
     "task_column": "no_validation",
     "cv": ["cv_object"],
@@ -564,14 +572,16 @@ class _JointFeatureCVMixin(_JointFeatureMixin):
 
     def _cross_validate(self, X, y, sample_weight, problem, config, score, split):
         ratios = self._l1_ratios()
-        if self.alphas is None:
+        if self.alphas is None or isinstance(self.alphas, Integral):
+            # An int ``alphas`` is the number of values (scikit-learn >= 1.7).
+            n_alphas = self.n_alphas if self.alphas is None else int(self.alphas)
             grids = np.array(
                 [
                     _alpha_grid(
                         problem,
                         l1_ratio=ratio,
                         eps=self.eps,
-                        n_alphas=self.n_alphas,
+                        n_alphas=n_alphas,
                         fit_intercept=self.fit_intercept,
                         intercept_alpha=config["intercept_alpha"],
                     )
@@ -587,17 +597,23 @@ class _JointFeatureCVMixin(_JointFeatureMixin):
         )
         folds = list(cv.split(X, _numeric_labels(y), **split))
         results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(_fold_scores)(
+            delayed(_timed_fold_scores)(
                 X, y, sample_weight, k, train, test, config, grids[r], ratios[r], score
             )
             for r in range(len(ratios))
             for k, (train, test) in enumerate(folds)
         )
-        path = np.asarray(results).reshape(len(ratios), len(folds), -1)
+        path = np.asarray([r[0] for r in results])
+        path = path.reshape(len(ratios), len(folds), -1)
         path = np.transpose(path, (0, 2, 1))  # (n_l1_ratio, n_alphas, n_folds)
-        return ratios, grids, path
+        # The specialised path times a whole fold: each point gets an equal
+        # share of it (scoring included).
+        times = np.array([r[1] for r in results]).reshape(len(ratios), len(folds))
+        times = np.repeat((times / grids.shape[1])[:, None, :], grids.shape[1], axis=1)
+        return ratios, grids, (path, times)
 
-    def _select(self, ratios, grids, path, higher_is_better):
+    def _select(self, ratios, grids, path_and_times, higher_is_better):
+        path, times = path_and_times
         if np.all(np.isnan(path)):
             raise ValueError(
                 "No test row of any cross-validation fold could be scored: "
@@ -613,11 +629,33 @@ class _JointFeatureCVMixin(_JointFeatureMixin):
             mean = np.nanmean(path, axis=2)
         flat = np.nanargmax(mean) if higher_is_better else np.nanargmin(mean)
         best_ratio, best_alpha = np.unravel_index(flat, mean.shape)
+        self._set_common_results(ratios, grids, path, times, higher_is_better)
         self.l1_ratio_ = float(ratios[best_ratio])
         self.alpha_ = float(grids[best_ratio, best_alpha])
         single = np.ndim(self.l1_ratio) == 0
         self.alphas_ = grids[0] if single else grids
         return path[0] if single else path
+
+    def _set_common_results(self, ratios, grids, path, times, higher_is_better):
+        """``cv_results_`` and the ``best_*`` attributes of every ``*CV`` class."""
+        from ._cv import set_search_results  # _cv imports this module
+
+        n_folds = path.shape[2]
+        params = [
+            {"alpha": float(alpha), "l1_ratio": float(ratio)}
+            for ratio, grid in zip(ratios, grids)
+            for alpha in grid
+        ]
+        # GridSearchCV's convention: higher is better (neg_mean_squared_error).
+        scores = path if higher_is_better else -path
+        set_search_results(
+            self,
+            params,
+            scores.reshape(-1, n_folds),
+            times.reshape(-1, n_folds),
+            np.zeros((len(params), n_folds)),
+            extra_names=["l1_ratio"],
+        )
 
 
 class JointFeatureRegressorCV(
@@ -647,8 +685,10 @@ class JointFeatureRegressorCV(
         ``alpha_min / alpha_max`` of the grid.
     n_alphas : int, default=100
         Number of ``alpha`` values of the grid.
-    alphas : array-like, default=None
-        Explicit values of ``alpha`` instead of the grid.
+    alphas : int or array-like, default=None
+        Explicit values of ``alpha`` instead of the grid, or an int: the
+        number of values of the grid (overrides ``n_alphas``, as in
+        scikit-learn >= 1.7).
     fit_intercept : bool, default=True
         Whether to fit one intercept per task.
     task_column : str, int or None, default=None
@@ -679,6 +719,22 @@ class JointFeatureRegressorCV(
         The chosen ``l1_ratio``.
     alphas_ : ndarray of shape (n_alphas,) or (n_l1_ratio, n_alphas)
         The grid(s), decreasing; 2-D when ``l1_ratio`` is a list.
+    cv_results_ : dict of ndarray
+        The keys of :class:`~sklearn.model_selection.GridSearchCV`
+        (``params``, ``param_alpha``, ``param_l1_ratio``,
+        ``split<k>_test_score``, ``mean_test_score``, ``std_test_score``,
+        ``rank_test_score``, ``mean_fit_time``, ...), one entry per ``alpha``
+        of every ``l1_ratio``; scores are higher-is-better (minus ``mse_path_``). The
+        path of a fold is timed as a whole: each point gets an equal share
+        in ``mean_fit_time`` (scoring included, ``mean_score_time`` is 0).
+    best_index_ : int
+        Index of the chosen point in ``cv_results_``.
+    best_params_ : dict
+        ``{"alpha": alpha_, "l1_ratio": l1_ratio_}``.
+    best_score_ : float
+        Mean held-out score of the chosen point.
+    n_splits_ : int
+        Number of folds.
     mse_path_ : ndarray of shape (n_alphas, n_folds) or (n_l1_ratio, n_alphas, n_folds)
         Held-out mean squared error of every ``alpha`` and fold: the
         sample-weighted mean over every observed test target (all tasks
@@ -887,8 +943,10 @@ class JointFeatureClassifierCV(
     n_alphas : int, default=10
         Number of ``alpha`` values of the grid (as many as the ``Cs`` of
         scikit-learn's ``LogisticRegressionCV``).
-    alphas : array-like, default=None
-        Explicit values of ``alpha`` instead of the grid.
+    alphas : int or array-like, default=None
+        Explicit values of ``alpha`` instead of the grid, or an int: the
+        number of values of the grid (overrides ``n_alphas``, as in
+        scikit-learn >= 1.7).
     fit_intercept : bool, default=True
         Whether to fit intercepts.
     intercept_alpha : float, default=1e-3
@@ -924,6 +982,22 @@ class JointFeatureClassifierCV(
         The chosen ``l1_ratio``.
     alphas_ : ndarray of shape (n_alphas,) or (n_l1_ratio, n_alphas)
         The grid(s), decreasing.
+    cv_results_ : dict of ndarray
+        The keys of :class:`~sklearn.model_selection.GridSearchCV`
+        (``params``, ``param_alpha``, ``param_l1_ratio``,
+        ``split<k>_test_score``, ``mean_test_score``, ``std_test_score``,
+        ``rank_test_score``, ``mean_fit_time``, ...), one entry per ``alpha``
+        of every ``l1_ratio``; scores are higher-is-better (``scores_``). The
+        path of a fold is timed as a whole: each point gets an equal share
+        in ``mean_fit_time`` (scoring included, ``mean_score_time`` is 0).
+    best_index_ : int
+        Index of the chosen point in ``cv_results_``.
+    best_params_ : dict
+        ``{"alpha": alpha_, "l1_ratio": l1_ratio_}``.
+    best_score_ : float
+        Mean held-out score of the chosen point.
+    n_splits_ : int
+        Number of folds.
     scores_ : ndarray of shape (n_alphas, n_folds) or (n_l1_ratio, n_alphas, n_folds)
         Held-out ``scoring`` of every ``alpha`` and fold (higher is better).
         Every fold is fitted with the classes of the whole data (as

@@ -12,7 +12,14 @@ from sklearn import config_context
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
 
-from skmtl.linear_model import SparseLowRankRegressor, TraceNormRegressor
+from skmtl.linear_model import (
+    JointFeatureClassifier,
+    JointFeatureClassifierCV,
+    JointFeatureRegressor,
+    JointFeatureRegressorCV,
+    SparseLowRankRegressor,
+    TraceNormRegressor,
+)
 from skmtl.linear_model._cv import CV_CONSTRAINTS, PathCVMixin
 from skmtl.linear_model._penalized import PenalizedRegressorMixin
 from skmtl.model_selection import TaskKFold
@@ -275,3 +282,66 @@ def test_sample_weight_to_fit_and_scorer():
     cold.fit(X[train], y[train], sample_weight=weight[train])
     score = cold.score(X[test], y[test], sample_weight=weight[test])
     assert cv.cv_results_["split0_test_score"][2] == pytest.approx(score, rel=1e-6)
+
+
+def test_joint_feature_regressor_cv_results_equal_grid_search():
+    X, y = _long_data(seed=9, n_features=6)
+    folds = _folds(X)
+    cv = JointFeatureRegressorCV(
+        alphas=5, eps=1e-2, task_column=0, cv=folds, tol=1e-10, max_iter=100000
+    ).fit(X, y)
+    assert cv.alphas_.shape == (5,)
+    base = JointFeatureRegressor(task_column=0, tol=1e-10, max_iter=100000)
+    grid = GridSearchCV(
+        base,
+        {"alpha": list(cv.alphas_), "l1_ratio": [1.0]},
+        cv=folds,
+        scoring="neg_mean_squared_error",
+    ).fit(X, y)
+    for key in ["mean_test_score", "split0_test_score", "split2_test_score"]:
+        np.testing.assert_allclose(
+            cv.cv_results_[key], grid.cv_results_[key], rtol=1e-6, atol=1e-10
+        )
+    np.testing.assert_allclose(cv.cv_results_["mean_test_score"], -cv.mse_path_.mean(1))
+    assert cv.best_index_ == grid.best_index_
+    assert cv.best_params_ == pytest.approx(grid.best_params_)
+    assert cv.best_score_ == pytest.approx(grid.best_score_, rel=1e-6)
+    assert (cv.l1_ratio_, cv.n_splits_) == (1.0, 3)
+    assert set(grid.cv_results_) <= set(cv.cv_results_)
+
+
+def test_joint_feature_int_alphas_equal_n_alphas():
+    X, y = _long_data(seed=10)
+    by_int = JointFeatureRegressorCV(alphas=4, task_column=0, cv=3).fit(X, y)
+    by_n = JointFeatureRegressorCV(n_alphas=4, task_column=0, cv=3).fit(X, y)
+    np.testing.assert_allclose(by_int.alphas_, by_n.alphas_)
+    at_max = JointFeatureRegressor(alpha=by_int.alphas_[0], task_column=0).fit(X, y)
+    assert np.abs(at_max.coef_).max() == 0.0
+    below = JointFeatureRegressor(alpha=0.95 * by_int.alphas_[0], task_column=0)
+    assert np.abs(below.fit(X, y).coef_).max() > 0.0
+
+
+def test_joint_feature_classifier_cv_common_attributes():
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(90, 4))
+    # One task: the pooled accuracy is scikit-learn's accuracy.
+    Y = X[:, :2] @ rng.normal(size=2) + rng.logistic(size=90) > 0
+    folds = list(KFold(3).split(X))
+    clf = JointFeatureClassifierCV(
+        alphas=3, l1_ratio=[0.5, 1.0], cv=folds, scoring="accuracy", tol=1e-8
+    ).fit(X, Y.astype(int))
+    base = JointFeatureClassifier(tol=1e-8)
+    grid = GridSearchCV(
+        base,
+        [
+            {"alpha": list(clf.alphas_[r]), "l1_ratio": [ratio]}
+            for r, ratio in enumerate([0.5, 1.0])
+        ],
+        cv=folds,
+        scoring="accuracy",
+    ).fit(X, Y.astype(int))
+    np.testing.assert_allclose(
+        clf.cv_results_["mean_test_score"], grid.cv_results_["mean_test_score"]
+    )
+    assert clf.best_index_ == grid.best_index_
+    assert clf.l1_ratio_ == clf.best_params_["l1_ratio"]
