@@ -301,9 +301,9 @@ def set_search_results(
         std = np.nanstd(scores, axis=1)
     results = {"params": [dict(p) for p in params]}
     for name in params[0]:
-        results[f"param_{name}"] = np.ma.MaskedArray(
-            [p[name] for p in params], mask=False, dtype=object
-        )
+        # Numeric candidates keep a numeric dtype, as in GridSearchCV.
+        values = np.array([p[name] for p in params])
+        results[f"param_{name}"] = np.ma.MaskedArray(values, mask=False)
     for k in range(n_folds):
         results[f"split{k}_test_score"] = scores[:, k]
     results["mean_test_score"] = mean

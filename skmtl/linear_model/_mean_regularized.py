@@ -1,6 +1,7 @@
 """Mean-regularised multi-task least squares (Evgeniou & Pontil 2004)."""
 
 import inspect
+import time
 from collections.abc import Hashable
 from numbers import Integral, Real
 
@@ -433,10 +434,20 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
         The grid of ``alpha_mean`` searched.
     best_score_ : float
         Mean cross-validated score of the selected pair.
+    best_params_ : dict
+        ``{"alpha": alpha_, "alpha_mean": alpha_mean_}``.
+    best_index_ : int
+        Index of the selected pair in ``cv_results_``.
+    n_splits_ : int
+        Number of folds.
     cv_results_ : dict of ndarrays
         As ``GridSearchCV.cv_results_``: ``params``, ``param_alpha``,
         ``param_alpha_mean``, ``split{k}_test_score``, ``mean_test_score``,
-        ``std_test_score``, ``rank_test_score``.
+        ``std_test_score``, ``rank_test_score``, ``mean_fit_time``,
+        ``std_fit_time``, ``mean_score_time``, ``std_score_time``. One
+        factorisation per fold serves every pair: each pair gets an equal
+        share of the fold's time in ``mean_fit_time`` (scoring included;
+        ``mean_score_time`` is 0).
     coef_ : ndarray of shape (n_tasks, n_features)
         Task coefficients refitted on all data with the selected strengths.
     intercept_ : ndarray of shape (n_tasks,)
@@ -487,8 +498,8 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
     ((17,), (17,))
     >>> round(model.alpha_, 3), round(model.alpha_mean_, 4)
     (0.094, 0.0028)
-    >>> sorted(model.cv_results_)[:3]
-    ['mean_test_score', 'param_alpha', 'param_alpha_mean']
+    >>> model.best_params_ == {"alpha": model.alpha_, "alpha_mean": model.alpha_mean_}
+    True
     >>> model.coef_.shape
     (3, 3)
     """
@@ -556,15 +567,16 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
         splits = list(self._check_cv().split(X, y, **routed.splitter.split))
         score_params = self._score_params(sample_weight, routed)
         scores = np.empty((len(self.alphas_) * len(self.alpha_means_), len(splits)))
+        times = np.empty_like(scores)
         for k, (train, test) in enumerate(splits):
+            start = time.perf_counter()
             scores[:, k] = self._fold_scores(
                 X, y, sample_weight, k, train, test, score_params
             )
-        self.cv_results_ = _cv_results(scores, self.alphas_, self.alpha_means_)
-        best = int(np.argmin(self.cv_results_["rank_test_score"]))
-        self.alpha_ = float(self.cv_results_["params"][best]["alpha"])
-        self.alpha_mean_ = float(self.cv_results_["params"][best]["alpha_mean"])
-        self.best_score_ = float(self.cv_results_["mean_test_score"][best])
+            # One factorisation serves every pair of a fold: each pair gets
+            # an equal share of the fold's time (scoring included).
+            times[:, k] = (time.perf_counter() - start) / len(scores)
+        self._set_search_results(scores, times)
         factorization = MeanRegularizedFactorization(
             data, fit_intercept=self.fit_intercept
         )
@@ -572,6 +584,24 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
         self.n_iter_ = 1
         self.solver_ = "closed_form"
         return self
+
+    def _set_search_results(self, scores, times):
+        """The result attributes common to every ``*CV`` class."""
+        from ._cv import set_search_results  # _cv imports the linear models
+
+        params = [
+            {"alpha": float(alpha), "alpha_mean": float(alpha_mean)}
+            for alpha in self.alphas_
+            for alpha_mean in self.alpha_means_
+        ]
+        set_search_results(
+            self,
+            params,
+            scores,
+            times,
+            np.zeros_like(times),
+            extra_names=["alpha_mean"],
+        )
 
     def _grids(self, data):
         """The ``alpha`` and ``alpha_mean`` grids: given, or from the data.
@@ -838,35 +868,3 @@ def _r2_path(targets, predictions, sample_weight=None):
     scores[:, constant] = np.where(numerator[:, constant] == 0, 1.0, 0.0)
     scores[numerator == 0] = 1.0
     return scores.mean(axis=1)
-
-
-def _cv_results(scores, alphas, alpha_means):
-    """``cv_results_`` as GridSearchCV builds it, from (candidates, splits)."""
-    params = [
-        {"alpha": float(alpha), "alpha_mean": float(alpha_mean)}
-        for alpha in alphas
-        for alpha_mean in alpha_means
-    ]
-    results = {"params": params}
-    for name in ("alpha", "alpha_mean"):
-        values = np.array([p[name] for p in params])
-        results[f"param_{name}"] = np.ma.MaskedArray(values, mask=False)
-    for k in range(scores.shape[1]):
-        results[f"split{k}_test_score"] = scores[:, k]
-    means = np.average(scores, axis=1)
-    results["mean_test_score"] = means
-    results["std_test_score"] = np.sqrt(
-        np.average((scores - means[:, None]) ** 2, axis=1)
-    )
-    results["rank_test_score"] = _rank(means)
-    return results
-
-
-def _rank(means):
-    """Rank 1 = best, NaN tied with the worst (GridSearchCV's convention)."""
-    from scipy.stats import rankdata
-
-    if np.isnan(means).all():
-        return np.ones_like(means, dtype=np.int32)
-    filled = np.where(np.isnan(means), np.nanmin(means) - 1, means)
-    return rankdata(-filled, method="min").astype(np.int32)

@@ -17,6 +17,8 @@ from skmtl.linear_model import (
     JointFeatureClassifierCV,
     JointFeatureRegressor,
     JointFeatureRegressorCV,
+    MeanRegularizedRegressor,
+    MeanRegularizedRegressorCV,
     SparseLowRankRegressor,
     TraceNormRegressor,
 )
@@ -345,3 +347,29 @@ def test_joint_feature_classifier_cv_common_attributes():
     )
     assert clf.best_index_ == grid.best_index_
     assert clf.l1_ratio_ == clf.best_params_["l1_ratio"]
+
+
+def test_mean_regularized_cv_common_attributes_equal_grid_search():
+    X, y = _long_data(seed=12)
+    folds = _folds(X)
+    alphas, alpha_means = [0.01, 1.0], [0.1, 10.0]
+    cv = MeanRegularizedRegressorCV(
+        alphas=alphas, alpha_means=alpha_means, task_column=0, cv=folds
+    ).fit(X, y)
+    grid = GridSearchCV(
+        MeanRegularizedRegressor(task_column=0, solver="closed_form"),
+        {"alpha": alphas, "alpha_mean": alpha_means},
+        cv=folds,
+    ).fit(X, y)
+    for key in ["mean_test_score", "std_test_score", "split1_test_score"]:
+        np.testing.assert_allclose(
+            cv.cv_results_[key], grid.cv_results_[key], rtol=1e-8
+        )
+    assert set(grid.cv_results_) <= set(cv.cv_results_)
+    assert cv.best_index_ == grid.best_index_
+    assert cv.best_params_ == pytest.approx(grid.best_params_)
+    assert (cv.alpha_, cv.alpha_mean_) == (
+        grid.best_params_["alpha"],
+        grid.best_params_["alpha_mean"],
+    )
+    assert cv.n_splits_ == 3
