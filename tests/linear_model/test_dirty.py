@@ -263,3 +263,68 @@ def test_admm_on_classifier_raises():
     X, y, s, _ = problem(9, "long", "logistic")
     with pytest.raises(ValueError, match="solver"):
         CLASSIFIER(solver="admm", task_column="task").fit(X, y)
+
+
+def per_task_lasso_limit(model_cls, params, alpha, block):
+    """Per-task sklearn Lasso (same alpha: both scale the squared loss by 1/(2 n_t))."""
+    from sklearn.linear_model import Lasso
+
+    X, y, _, tasks = problem(10, "long", "squared")
+    model = fit(model_cls, X, y, None, "long", **params)
+    for t, (Xt, yt, _) in enumerate(tasks):
+        lasso = Lasso(alpha=alpha, tol=1e-12, max_iter=100_000).fit(Xt, yt)
+        np.testing.assert_allclose(model.coef_[t], lasso.coef_, atol=1e-6)
+        np.testing.assert_allclose(model.intercept_[t], lasso.intercept_, atol=1e-6)
+    assert np.all(getattr(model, block) == 0)
+
+
+def per_task_logistic_limit(model_cls, params, alpha):
+    """Per-task L1 logistic regression, C = 1 / (alpha n_t), untied intercepts."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, y, _, tasks = problem(11, "long", "logistic")
+    model = fit(model_cls, X, y, None, "long", intercept_alpha=0.0, **params)
+    for t, (Xt, yt, _) in enumerate(tasks):
+        clf = LogisticRegression(
+            l1_ratio=1,
+            C=1 / (alpha * len(yt)),
+            solver="liblinear",
+            intercept_scaling=1e4,
+            tol=1e-12,
+            max_iter=100_000,
+        ).fit(Xt, yt)
+        np.testing.assert_allclose(model.coef_[t], clf.coef_[0], atol=1e-4)
+        np.testing.assert_allclose(model.intercept_[t], clf.intercept_[0], atol=1e-3)
+
+
+def test_alpha_shared_infinite_is_per_task_lasso():
+    per_task_lasso_limit(
+        REGRESSOR, dict(alpha_shared=1e6, alpha_task=0.05), 0.05, "block_sparse_coef_"
+    )
+
+
+def test_alpha_shared_infinite_is_per_task_l1_logistic():
+    per_task_logistic_limit(CLASSIFIER, dict(alpha_shared=1e6, alpha_task=0.02), 0.02)
+
+
+@pytest.mark.parametrize("kind", ["squared", "logistic"])
+def test_l2_shared_norm_objective_matches_cvxpy(kind):
+    cls, params = (
+        (REGRESSOR, PARAMS_REG) if kind == "squared" else (CLASSIFIER, PARAMS_CLF)
+    )
+    X, y, s, tasks = problem(12, "long", kind)
+    model = fit(cls, X, y, s, "long", shared_norm="l2", **params)
+    blocks = [getattr(model, name) for name in BLOCKS]
+    ia = 0.0 if kind == "squared" else 1e-3
+    value = np_objective(
+        tasks, model.coef_, model.intercept_, kind, np_penalty(blocks, params, 2), ia
+    )
+    assert_rel(value, cvxpy_optimum(tasks, kind, cvx_penalty(params, 2), 2, ia))
+
+
+def test_shared_support_is_union_of_block_sparse_columns():
+    X, y, s, _ = problem(13, "long", "squared")
+    model = fit(REGRESSOR, X, y, s, "long", alpha_shared=0.05, alpha_task=0.05)
+    np.testing.assert_array_equal(
+        model.shared_support_, (model.block_sparse_coef_ != 0).any(axis=0)
+    )

@@ -124,6 +124,7 @@ from sklearn.model_selection import GridSearchCV, KFold  # noqa: E402
 from skmtl.linear_model import (  # noqa: E402
     RobustMultiTaskClassifier,
     RobustMultiTaskRegressor,
+    TraceNormRegressor,
 )
 
 REGRESSOR, CLASSIFIER = RobustMultiTaskRegressor, RobustMultiTaskClassifier
@@ -266,3 +267,34 @@ def test_admm_on_classifier_raises():
     X, y, s, _ = problem(9, "long", "logistic")
     with pytest.raises(ValueError, match="solver"):
         CLASSIFIER(solver="admm", task_column="task").fit(X, y)
+
+
+@pytest.mark.parametrize("layout", ["long", "wide"])
+def test_alpha_outlier_infinite_is_trace_norm(layout):
+    X, y, s, _ = problem(10, layout, "squared")
+    robust = fit(REGRESSOR, X, y, s, layout, alpha_rank=0.1, alpha_outlier=1e6)
+    trace = fit(TraceNormRegressor, X, y, s, layout, alpha=0.1)
+    np.testing.assert_allclose(robust.coef_, trace.coef_, atol=1e-6)
+    np.testing.assert_allclose(robust.intercept_, trace.intercept_, atol=1e-6)
+    assert np.all(robust.outlier_coef_ == 0)
+    assert robust.outlier_tasks_.size == 0
+
+
+def test_planted_outlier_task_is_recovered():
+    rng = np.random.default_rng(14)
+    n_tasks, p, n = 8, 6, 60
+    u = rng.normal(size=p)
+    W = np.outer(rng.uniform(1, 2, size=n_tasks), u)
+    W[5] = 3 * rng.normal(size=p)  # the outlier task: far from the shared direction
+    frames, ys = [], []
+    for t in range(n_tasks):
+        X = rng.normal(size=(n, p))
+        ys.append(X @ W[t] + 0.1 * rng.normal(size=n))
+        frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(p)])
+        frame.insert(0, "task", f"t{t}")
+        frames.append(frame)
+    X, y = pd.concat(frames, ignore_index=True), np.concatenate(ys)
+    model = REGRESSOR(alpha_rank=3.0, alpha_outlier=2.0, task_column="task", tol=1e-8)
+    model.fit(X, y)
+    assert list(model.outlier_tasks_) == ["t5"]
+    assert model.rank_ == 1

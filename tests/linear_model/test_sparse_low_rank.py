@@ -262,3 +262,45 @@ def test_admm_on_classifier_raises():
     X, y, s, _ = problem(9, "long", "logistic")
     with pytest.raises(ValueError, match="solver"):
         CLASSIFIER(solver="admm", task_column="task").fit(X, y)
+
+
+def per_task_lasso_limit(model_cls, params, alpha, block):
+    """Per-task sklearn Lasso (same alpha: both scale the squared loss by 1/(2 n_t))."""
+    from sklearn.linear_model import Lasso
+
+    X, y, _, tasks = problem(10, "long", "squared")
+    model = fit(model_cls, X, y, None, "long", **params)
+    for t, (Xt, yt, _) in enumerate(tasks):
+        lasso = Lasso(alpha=alpha, tol=1e-12, max_iter=100_000).fit(Xt, yt)
+        np.testing.assert_allclose(model.coef_[t], lasso.coef_, atol=1e-6)
+        np.testing.assert_allclose(model.intercept_[t], lasso.intercept_, atol=1e-6)
+    assert np.all(getattr(model, block) == 0)
+
+
+def per_task_logistic_limit(model_cls, params, alpha):
+    """Per-task L1 logistic regression, C = 1 / (alpha n_t), untied intercepts."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, y, _, tasks = problem(11, "long", "logistic")
+    model = fit(model_cls, X, y, None, "long", intercept_alpha=0.0, **params)
+    for t, (Xt, yt, _) in enumerate(tasks):
+        clf = LogisticRegression(
+            l1_ratio=1,
+            C=1 / (alpha * len(yt)),
+            solver="liblinear",
+            intercept_scaling=1e4,
+            tol=1e-12,
+            max_iter=100_000,
+        ).fit(Xt, yt)
+        np.testing.assert_allclose(model.coef_[t], clf.coef_[0], atol=1e-4)
+        np.testing.assert_allclose(model.intercept_[t], clf.intercept_[0], atol=1e-3)
+
+
+def test_alpha_rank_infinite_is_per_task_lasso():
+    per_task_lasso_limit(
+        REGRESSOR, dict(alpha_sparse=0.05, alpha_rank=1e6), 0.05, "low_rank_coef_"
+    )
+
+
+def test_alpha_rank_infinite_is_per_task_l1_logistic():
+    per_task_logistic_limit(CLASSIFIER, dict(alpha_sparse=0.02, alpha_rank=1e6), 0.02)
