@@ -177,9 +177,10 @@ def test_regressor_objective_matches_cvxpy(layout, solver):
 
 
 @pytest.mark.parametrize("layout", ["long", "wide"])
-def test_classifier_objective_matches_cvxpy(layout):
+@pytest.mark.parametrize("solver", ["prox_newton", "fista"])
+def test_classifier_objective_matches_cvxpy(layout, solver):
     X, y, s, tasks = problem(1, layout, "logistic")
-    model = fit(CLASSIFIER, X, y, s, layout, **PARAMS_CLF)
+    model = fit(CLASSIFIER, X, y, s, layout, solver=solver, **PARAMS_CLF)
     blocks = [getattr(model, name) for name in BLOCKS]
     value = np_objective(
         tasks,

@@ -155,15 +155,16 @@ def test_regressor_objective_matches_cvxpy(layout, solver):
 
 
 @pytest.mark.parametrize("layout", ["long", "wide"])
-def test_classifier_objective_matches_cvxpy(layout):
+@pytest.mark.parametrize("solver", ["prox_newton", "fista"])
+def test_classifier_objective_matches_cvxpy(layout, solver):
     rng = np.random.default_rng(1)
     alpha, ia = 0.02, 1e-3
     if layout == "long":
         X, y, s, tasks = long_problem(rng, sizes=(20, 30, 40), kind="logistic")
-        model = TraceNormClassifier(alpha, task_column="task", **TIGHT)
+        model = TraceNormClassifier(alpha, task_column="task", solver=solver, **TIGHT)
     else:
         X, y, s, tasks = wide_problem(rng, n=60, kind="logistic")
-        model = TraceNormClassifier(alpha, **TIGHT)
+        model = TraceNormClassifier(alpha, solver=solver, **TIGHT)
     model.fit(X, y, sample_weight=s)
     value = np_objective(
         tasks,
