@@ -51,20 +51,26 @@ class SharedRowsDesign:
         Targets, 0 where unobserved.
     scale : ndarray of shape (n_samples, n_tasks)
         ``c_i = s_i / n_t``, 0 where unobserved.
+    observed : ndarray of shape (n_samples, n_tasks) of bool, default=None
+        Observed cells; ``scale > 0`` if None.
     """
 
     layout = "shared"
     #: Powers of two applied to the data (see :func:`make_design`).
     scaling = Scaling()
 
-    def __init__(self, X, Y, scale):
+    def __init__(self, X, Y, scale, observed=None):
         self.X = X.tocsc() if sp.issparse(X) else X
         self.y = Y
         self.scale = scale
+        self.observed = scale > 0 if observed is None else observed
+        #: Number of observations of every task, shape (n_tasks,).
+        self.task_counts = self.observed.sum(axis=0)
         self.n_tasks = Y.shape[1]
         self.n_features = X.shape[1]
         # Fully observed with common weights: one Gram matrix serves all tasks.
         self.uniform = bool(np.all(scale == scale[:, :1]))
+        self._means = None
         self._moments = None
         self._gram = None
         #: Per-design results the solvers reuse along a path.
@@ -94,12 +100,41 @@ class SharedRowsDesign:
         """Values as one observation axis, the layout the losses expect."""
         return values.reshape(-1)
 
+    def task_rows(self, t):
+        """Rows, targets and scales ``(X_t, y_t, c_t)`` observed by task ``t``.
+
+        A fully observed task gets ``X`` itself; otherwise its rows are
+        gathered (a copy, in the order of ``X``).
+        """
+        if self.task_counts[t] == self.X.shape[0]:
+            return self.X, self.y[:, t], self.scale[:, t]
+        rows = np.flatnonzero(self.observed[:, t])
+        return self.X[rows], self.y[rows, t], self.scale[rows, t]
+
+    @property
+    def fully_observed(self):
+        """Whether every task observes every row (one design for all tasks)."""
+        return bool(np.all(self.task_counts == self.X.shape[0]))
+
+    def column_means(self):
+        """Weighted column means ``sum_{i in t} c_i x_i`` per task, (n_tasks, p).
+
+        With ``sum_{i in t} c_i = 1`` (no zero weights) these are the
+        weighted means of every task's columns.
+        """
+        if self._means is None:
+            # Common weights: one column of scales gives every task's means.
+            scale = self.scale[:, :1] if self.uniform else self.scale
+            shape = (self.n_tasks, self.n_features)
+            self._means = np.broadcast_to(self.correlate(scale), shape).copy()
+        return self._means
+
     def column_moments(self):
         """Weighted column means and second moments per task, each (n_tasks, p)."""
         if self._moments is None:
             # Common weights: one column of scales gives every task's moments.
             scale = self.scale[:, :1] if self.uniform else self.scale
-            means = self.correlate(scale)
+            means = self.column_means()
             if sp.issparse(self.X):
                 second = safe_sparse_dot(self.X.multiply(self.X).T, scale).T
             elif self.uniform:
@@ -108,7 +143,7 @@ class SharedRowsDesign:
                 second = ((self.X**2).T @ scale).T
             shape = (self.n_tasks, self.n_features)
             self._moments = (
-                np.broadcast_to(means, shape).copy(),
+                means,
                 np.broadcast_to(np.asarray(second), shape).copy(),
             )
         return self._moments
@@ -177,10 +212,13 @@ class LongRowsDesign:
         self.n_tasks = n_tasks
         self.n_features = X.shape[1]
         self.offsets = np.searchsorted(task_index, np.arange(n_tasks + 1))
+        #: Number of observations of every task, shape (n_tasks,).
+        self.task_counts = np.diff(self.offsets)
         # Row blocks once: CSR row slices are copies, dense ones views.
         self.blocks = [
             self.X[self.offsets[t] : self.offsets[t + 1]] for t in range(n_tasks)
         ]
+        self._means = None
         self._moments = None
         self._gram = None
         #: Per-design results the solvers reuse along a path.
@@ -223,11 +261,25 @@ class LongRowsDesign:
         """Values as the losses expect them (already one observation axis)."""
         return values
 
+    def task_rows(self, t):
+        """Rows, targets and scales ``(X_t, y_t, c_t)`` of task ``t``."""
+        rows = slice(self.offsets[t], self.offsets[t + 1])
+        return self.blocks[t], self.y[rows], self.scale[rows]
+
+    #: Tasks never share one block of rows.
+    fully_observed = False
+
+    def column_means(self):
+        """Weighted column means ``sum_{i in t} c_i x_i`` per task, (n_tasks, p)."""
+        if self._means is None:
+            self._means = self.correlate(self.scale)
+        return self._means
+
     def column_moments(self):
         """Weighted column means and second moments per task, each (n_tasks, p)."""
         if self._moments is None:
             squared = self.X.multiply(self.X) if sp.issparse(self.X) else self.X**2
-            means = self.correlate(self.scale)
+            means = self.column_means()
             second = np.empty_like(means)
             for t, rows in enumerate(self._slices()):
                 second[t] = np.asarray(
@@ -318,7 +370,9 @@ def _dense_columns(X, columns):
     return X[:, columns]
 
 
-def make_design(data, targets=None, multinomial=False):
+def make_design(
+    data, targets=None, multinomial=False, *, rescale=True, min_observed=0.0
+):
     """Build the design of a :class:`~skmtl._tasks.TaskData`.
 
     Features and targets of extreme magnitude are rescaled exactly by powers
@@ -335,6 +389,13 @@ def make_design(data, targets=None, multinomial=False):
     multinomial : bool, default=False
         Multinomial targets always use the long layout (one row per
         observation), also for a single task.
+    rescale : bool, default=True
+        Rescale extreme magnitudes; False keeps the data as it is (and
+        ``design.scaling`` the identity).
+    min_observed : float, default=0.0
+        Wide data with a smaller fraction of observed cells uses the long
+        layout: one product per task on its gathered rows costs less than
+        one product over every cell when most cells are missing.
 
     Returns
     -------
@@ -348,22 +409,27 @@ def make_design(data, targets=None, multinomial=False):
         (:func:`~skmtl.solvers._scaling.check_column_scales`).
     """
     y = data.y if targets is None else targets
-    scaling = problem_scaling(data.X, y)
+    scaling = problem_scaling(data.X, y) if rescale else Scaling()
     y = scaling.scale_targets(y)
     scale = observation_scale(data)
-    if data.layout == "long" or multinomial:
+    n_rows = data.X.shape[0]
+    sparse_cells = data.n_observations < min_observed * n_rows * data.n_tasks
+    if data.layout == "long" or multinomial or sparse_cells:
         X = data.X if data.row_index is None else data.X[data.row_index]
         design = LongRowsDesign(
             scaling.scale_features(X), y, scale, data.task_index, data.n_tasks
         )
     else:
-        n_rows = data.X.shape[0]
         rows = np.arange(n_rows) if data.row_index is None else data.row_index
         Y = np.zeros((n_rows, data.n_tasks))
         cell_scale = np.zeros((n_rows, data.n_tasks))
+        observed = np.zeros((n_rows, data.n_tasks), dtype=bool)
         Y[rows, data.task_index] = y
         cell_scale[rows, data.task_index] = scale
-        design = SharedRowsDesign(scaling.scale_features(data.X), Y, cell_scale)
+        observed[rows, data.task_index] = True
+        design = SharedRowsDesign(
+            scaling.scale_features(data.X), Y, cell_scale, observed
+        )
     design.scaling = scaling
     return design
 

@@ -20,12 +20,21 @@ import warnings
 import numpy as np
 from scipy import optimize
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.extmath import safe_sparse_dot
 
 from .._config import blas_threads_for
-from ..losses import observation_scale
+from ._design import (
+    LongRowsDesign,
+    SharedRowsDesign,
+    data_term,
+    make_design,
+    scaled_gradient,
+)
 from ._result import SolverResult
-from ._scaling import problem_scaling, scale_task_data, unscale_result
+from ._scaling import unscale_result
+
+#: Wide data with fewer observed cells than this fraction is laid out long:
+#: the one product over ``X`` computes every cell, observed or not.
+MIN_OBSERVED = 0.5
 
 
 class MeanRegularizedObjective:
@@ -39,8 +48,10 @@ class MeanRegularizedObjective:
 
     Parameters
     ----------
-    data : TaskData
-        Observations grouped by task; ``data.y`` as the loss expects it.
+    data : TaskData or design
+        Observations grouped by task, ``data.y`` as the loss expects it; or
+        their design (:func:`~skmtl.solvers._design.make_design`). A
+        ``TaskData`` is laid out as given, without rescaling.
     loss : SquaredLoss, LogisticLoss or MultinomialLoss
     alpha, alpha_mean : float
         Strengths of the task-offset and shared-coefficient penalties.
@@ -79,26 +90,25 @@ class MeanRegularizedObjective:
         n_classes=None,
         intercept_penalty=0.0,
     ):
-        self.data = data
         self.loss = loss
         self.alpha = float(alpha)
         self.alpha_mean = float(alpha_mean)
         self.fit_intercept = bool(fit_intercept)
         self.intercept_penalty = float(intercept_penalty)
-        self.multiclass = loss.name == "multinomial"
+        self.multiclass = loss.multiclass
+        if not isinstance(data, (SharedRowsDesign, LongRowsDesign)):
+            data = make_design(
+                data,
+                multinomial=self.multiclass,
+                rescale=False,
+                min_observed=MIN_OBSERVED,
+            )
+        #: The data as a design: ``SharedRowsDesign`` or ``LongRowsDesign``.
+        self.design = data
         if self.multiclass and n_classes is None:
             n_classes = int(np.max(data.y)) + 1
         self.n_classes = int(n_classes) if self.multiclass else 1
         self.split_intercept = self.fit_intercept and self.intercept_penalty > 0
-        self.scale = observation_scale(data)
-        self.cell_rows = _cell_rows(data)
-        # Long format, or wide format with few observed cells: one product per
-        # task; the row blocks are gathered once (copies in wide format).
-        self.task_X = (
-            None
-            if self.cell_rows is not None
-            else [data.task_rows(t) for t in range(data.n_tasks)]
-        )
         T, K, p = data.n_tasks, self.n_classes, data.n_features
         self.shapes = {"shared_coef": (K, p), "task_coef": (T, K, p)}
         if self.split_intercept:
@@ -113,7 +123,7 @@ class MeanRegularizedObjective:
 
     def unpack(self, params):
         """Split the flat vector into ``w_0, V, b_0, C`` (zeros where absent)."""
-        T, K = self.data.n_tasks, self.n_classes
+        T, K = self.design.n_tasks, self.n_classes
         blocks = {
             "shared_intercept": np.zeros(K),
             "task_intercept": np.zeros((T, K)),
@@ -152,7 +162,7 @@ class MeanRegularizedObjective:
         ``w_0`` and ``b_0``, 1 otherwise): about the curvature of the
         objective along that parameter for features of unit scale.
         """
-        n_tasks = self.data.n_tasks
+        n_tasks = self.design.n_tasks
         curvature = {
             "shared_coef": n_tasks + self.alpha_mean,
             "task_coef": 1.0 + self.alpha,
@@ -182,10 +192,10 @@ class MeanRegularizedObjective:
         coef = shared_coef + task_coef
         intercept = shared_intercept + task_intercept
         z = self._predictions(coef, intercept)
-        data_value, z_gradient = self._data_term(z)
-        coef_gradient = self._coef_gradient(z_gradient)
+        z_gradient = scaled_gradient(self.design, self.loss, z)
+        coef_gradient = self._blocks(self.design.correlate(z_gradient))
         value = (
-            data_value
+            data_term(self.design, self.loss, z)
             + 0.5 * self.alpha * _squared_norm(task_coef)
             + 0.5 * self.alpha_mean * _squared_norm(shared_coef)
         )
@@ -194,7 +204,7 @@ class MeanRegularizedObjective:
             "task_coef": coef_gradient + self.alpha * task_coef,
         }
         if self.fit_intercept:
-            intercept_gradient = self._intercept_gradient(z_gradient)
+            intercept_gradient = self._blocks(self.design.task_sums(z_gradient))
             gradient["task_intercept"] = intercept_gradient
             if self.split_intercept:
                 value += 0.5 * self.intercept_penalty * _squared_norm(task_intercept)
@@ -204,77 +214,19 @@ class MeanRegularizedObjective:
                 )
         return value, np.concatenate([gradient[name].ravel() for name in self.shapes])
 
-    def _data_term(self, z):
-        """Data-term value and its gradient in ``z`` (shape (n_obs, K))."""
-        y = self.data.y
-        if self.multiclass:
-            return self.loss.value(y, z, self.scale), self.loss.gradient(
-                y, z, self.scale
-            )
-        z = z[:, 0]
-        value = self.loss.value(y, z, self.scale)
-        return value, self.loss.gradient(y, z, self.scale)[:, None]
-
     def _predictions(self, coef, intercept):
-        """Linear predictions ``x_i . w_t + b_t`` of all observations, (n_obs, K)."""
-        data = self.data
-        T, K, p = coef.shape
-        if self.cell_rows is not None:
-            scores = safe_sparse_dot(
-                data.X, coef.reshape(T * K, p).T, dense_output=True
-            )
-            z = scores.reshape(-1, T, K)[self.cell_rows, data.task_index]
-        else:
-            z = np.concatenate(
-                [
-                    safe_sparse_dot(X_t, coef[t].T, dense_output=True)
-                    for t, X_t in enumerate(self.task_X)
-                ]
-            )
-        return z + intercept[data.task_index]
+        """``x_i . w_t + b_t`` in the design's layout (class axis last)."""
+        if not self.multiclass:
+            # One prediction per observation: drop the class axis of size 1.
+            coef, intercept = coef[:, 0], intercept[:, 0]
+        return self.design.predict(coef) + self.design.expand_intercept(intercept)
 
-    def _coef_gradient(self, z_gradient):
-        """Per-task ``sum_i g_i x_i``, shape (T, K, p)."""
-        data = self.data
-        T, K, p = data.n_tasks, self.n_classes, data.n_features
-        if self.cell_rows is not None:
-            per_cell = np.zeros((data.X.shape[0], T, K))
-            per_cell[self.cell_rows, data.task_index] = z_gradient
-            products = safe_sparse_dot(
-                per_cell.reshape(-1, T * K).T, data.X, dense_output=True
-            )
-            return np.asarray(products).reshape(T, K, p)
-        return np.stack(
-            [
-                np.asarray(
-                    safe_sparse_dot(
-                        z_gradient[data.task_slice(t)].T, X_t, dense_output=True
-                    )
-                )
-                for t, X_t in enumerate(self.task_X)
-            ]
+    def _blocks(self, per_task):
+        """Per-task results with the class axis, (T, K, ...)."""
+        return per_task.reshape(
+            (self.design.n_tasks, self.n_classes)
+            + per_task.shape[1 + self.multiclass :]
         )
-
-    def _intercept_gradient(self, z_gradient):
-        """Per-task ``sum_i g_i``, shape (T, K)."""
-        return np.add.reduceat(z_gradient, self.data.offsets[:-1], axis=0)
-
-
-def _cell_rows(data):
-    """Row of ``X`` of every observation when one product over ``X`` serves.
-
-    Wide and single format share the rows of ``X`` between tasks: one product
-    ``X @ W^T`` over all rows, tasks and classes, then picking the observed
-    (row, task) cells, needs no copy of ``X`` (the shared-design fast path).
-    It computes every cell, so it is used when at least half are observed;
-    otherwise (and in long format) ``None``: one product per task.
-    """
-    if data.layout == "long":
-        return None
-    n_rows = data.X.shape[0]
-    if 2 * data.n_observations < n_rows * data.n_tasks:
-        return None
-    return data.row_index if data.row_index is not None else np.arange(n_rows)
 
 
 def _squared_norm(array):
@@ -400,7 +352,8 @@ def solve_mean_regularized(
     >>> result.coef.shape, result.converged
     ((2, 1), True)
     """
-    scaling = problem_scaling(data.X, data.y if loss.name == "squared" else None)
+    design = make_design(data, multinomial=loss.multiclass, min_observed=MIN_OBSERVED)
+    scaling = design.scaling
     strengths = [scaling.strength(value, degree=2) for value in (alpha, alpha_mean)]
     if not np.all(np.isfinite(strengths)):
         raise ValueError(
@@ -411,7 +364,7 @@ def solve_mean_regularized(
             "skmtl.pipeline.TaskColumnPassthrough(MaxAbsScaler()) in a Pipeline."
         )
     objective = MeanRegularizedObjective(
-        scale_task_data(data, scaling),
+        design,
         loss,
         alpha=strengths[0],
         alpha_mean=strengths[1],
@@ -419,7 +372,7 @@ def solve_mean_regularized(
         n_classes=n_classes,
         intercept_penalty=intercept_penalty,
     )
-    with blas_threads_for(_largest_product(data, objective.n_classes)):
+    with blas_threads_for(_largest_product(design, objective.n_classes)):
         result = _minimize(objective, _scaled_init(init, scaling), tol, max_iter)
     extra = dict(result.extra)
     extra["shared_coef"] = scaling.coef_out(extra["shared_coef"])
@@ -429,10 +382,10 @@ def solve_mean_regularized(
     )
 
 
-def _largest_product(data, n_classes):
-    """Multiply-adds of the largest product with the design."""
-    rows = data.X.shape[0] if data.shared_design else data.task_counts.max()
-    return int(rows) * data.n_features * n_classes
+def _largest_product(design, n_classes):
+    """Multiply-adds of the largest product with the design, per task."""
+    rows = design.X.shape[0] if design.fully_observed else design.task_counts.max()
+    return int(rows) * design.n_features * n_classes
 
 
 def _scaled_init(init, scaling):
@@ -517,8 +470,8 @@ def _warn_not_converged(gap, tol, n_iter, max_iter, message, finite=True):
 def _initial_params(objective, init):
     if init is None:
         return np.zeros(objective.size)
-    T, K = objective.data.n_tasks, objective.n_classes
-    p = objective.data.n_features
+    T, K = objective.design.n_tasks, objective.n_classes
+    p = objective.design.n_features
     try:
         shared_coef = np.reshape(init.extra["shared_coef"], (K, p))
         coef = np.reshape(init.coef, (T, K, p))

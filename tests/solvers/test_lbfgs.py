@@ -133,7 +133,7 @@ def test_gradient_in_wide_format_with_missing_targets(loss_name, missing, one_pr
     objective = MeanRegularizedObjective(
         data, LOSSES[loss_name], alpha=0.8, alpha_mean=0.2, intercept_penalty=0.5
     )
-    assert (objective.cell_rows is not None) == one_product
+    assert objective.design.layout == ("shared" if one_product else "long")
     params = rng.normal(size=objective.size)
     value, gradient = objective.value_and_gradient(params)
     w0, V, b0, C = objective.unpack(params)
