@@ -79,13 +79,12 @@ from sklearn.utils.extmath import safe_sparse_dot
 from .._config import blas_threads_for
 from ..losses import SquaredLoss
 from . import _cd_kernels
+from ._design import GRAM_BUDGET, make_design
 from ._l21 import (
-    GRAM_BUDGET,
     dual_value,
     duality_gap,
     group_norms,
     group_soft_threshold,
-    make_design,
     penalty_strengths,
     penalty_value,
 )
