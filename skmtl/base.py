@@ -50,7 +50,7 @@ def score_predictions(y_true, y_pred, sample_weight=None, *, classifier=False):
     >>> float(score_predictions(Y, np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 3.0]])))
     1.0
     """
-    metric = accuracy_score if classifier else r2_score
+    metric = accuracy_score if classifier else _r2_in_common_units
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     if y_true.size != y_pred.size or len(y_true) != len(y_pred):
@@ -71,6 +71,24 @@ def score_predictions(y_true, y_pred, sample_weight=None, *, classifier=False):
         for t, rows, w in _scored_tasks(y_true, weights)
     ]
     return float(np.mean(scores))
+
+
+def _r2_in_common_units(y_true, y_pred, sample_weight=None):
+    """R^2, computed on targets and predictions divided by one power of two.
+
+    R^2 does not change when both are scaled alike; dividing by the power of
+    two nearest their largest magnitude keeps the squared errors of targets
+    as large as 1e300 (or as small as 1e-300) within float64, exactly.
+    """
+    y_true = np.asarray(y_true, dtype=float)
+    y_pred = np.asarray(y_pred, dtype=float)
+    finite = np.abs(np.concatenate([y_true.ravel(), y_pred.ravel()]))
+    finite = finite[np.isfinite(finite)]
+    largest = float(finite.max()) if finite.size else 0.0
+    if largest > 0:
+        exponent = int(np.frexp(largest)[1])
+        y_true, y_pred = np.ldexp(y_true, -exponent), np.ldexp(y_pred, -exponent)
+    return r2_score(y_true, y_pred, sample_weight=sample_weight)
 
 
 def _scored_tasks(Y, weights):

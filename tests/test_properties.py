@@ -23,6 +23,8 @@ from sklearn.base import clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 
+from skmtl.linear_model._cv import PathCVMixin
+from skmtl.linear_model._penalized import _PenalizedMixin
 from skmtl.utils.discovery import all_estimators
 
 _WRAPPED = {
@@ -49,6 +51,12 @@ def _estimators():
     for name, cls in all_estimators(type_filter=["regressor", "classifier"]):
         if "task_column" not in inspect.signature(cls).parameters:
             continue
+        if issubclass(cls, (PathCVMixin, _PenalizedMixin)):
+            # The penalised models (trace norm, decompositions) are not yet in
+            # this suite: generated extreme-scale examples run their solvers
+            # to max_iter, minutes per estimator. The estimator checks and
+            # their own tests cover them.
+            continue
         inners = _WRAPPED.get(name)
         if inners is None:
             yield pytest.param(cls(), id=name)
@@ -67,6 +75,10 @@ def _fast(estimator):
     """Keep generated fits quick: few CV folds and grid points, no restarts."""
     params = estimator.get_params(deep=False)
     settings_ = {"cv": 2, "n_alphas": 3, "max_iter": 300}
+    if isinstance(estimator, PathCVMixin):
+        settings_.update(alphas=2, eps=0.1)
+        for grid in estimator._grid_params:
+            settings_[grid] = [float(np.atleast_1d(getattr(estimator, grid))[0])]
     return clone(estimator).set_params(
         **{key: value for key, value in settings_.items() if key in params}
     )

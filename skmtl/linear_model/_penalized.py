@@ -216,7 +216,8 @@ def _low_rank_structure(coef):
     U, Vt = svd_flip(U, Vt)
     largest = s[0] if s.size else 0.0
     rank = int(np.count_nonzero(s > RANK_TOLERANCE * largest)) if largest else 0
-    power = s[:rank] ** 2
+    # Relative to the largest: squares of values near 1e-300 underflow.
+    power = (s[:rank] / largest) ** 2 if rank else np.zeros(0)
     ratio = power / power.sum() if rank else np.zeros(0)
     return rank, Vt[:rank].copy(), ratio
 
