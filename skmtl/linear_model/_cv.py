@@ -176,10 +176,11 @@ class PathCVMixin:
         """
         routed = route_fit_params(self, sample_weight, params)
         sample_weight = expand_sample_weight(sample_weight, X)
-        X, y, sample_weight = indexable(X, y, sample_weight)
         base = self._base_estimator()
-        # Validate the data once, with the estimator's own messages.
+        # Validate the data once, with the estimator's own messages (before
+        # scikit-learn's generic length check in ``indexable``).
         clone(base)._check_data(X, y, sample_weight)
+        X, y, sample_weight = indexable(X, y, sample_weight)
         points = self._grid_points()
         paths = np.array([self._path(base, X, y, sample_weight, p) for p in points])
         classifier = isinstance(self, ClassifierMixin)
