@@ -442,8 +442,7 @@ MODELS = {
         ),
         ModelSpec(
             "robust",
-            "low-rank shared part plus outlier tasks (Chen et al. 2011); "
-            "with --models",
+            "low-rank shared part plus outlier tasks (Chen et al. 2011); with --models",
             True,
             _structure_model("RobustMultiTask", "Regressor"),
             _structure_model("RobustMultiTask", "Classifier"),
