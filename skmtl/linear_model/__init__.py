@@ -1,5 +1,11 @@
 """Multi-task linear models: one linear function per task, tied by a penalty."""
 
+from ._clustered import (
+    ClusteredMultiTaskClassifier,
+    ClusteredMultiTaskClassifierCV,
+    ClusteredMultiTaskRegressor,
+    ClusteredMultiTaskRegressorCV,
+)
 from ._dirty import (
     DirtyModelClassifier,
     DirtyModelClassifierCV,
@@ -26,6 +32,12 @@ from ._sparse_low_rank import (
     SparseLowRankRegressor,
     SparseLowRankRegressorCV,
 )
+from ._task_relationship import (
+    TaskRelationshipClassifier,
+    TaskRelationshipClassifierCV,
+    TaskRelationshipRegressor,
+    TaskRelationshipRegressorCV,
+)
 from ._trace_norm import (
     TraceNormClassifier,
     TraceNormClassifierCV,
@@ -34,6 +46,10 @@ from ._trace_norm import (
 )
 
 __all__ = [
+    "ClusteredMultiTaskClassifier",
+    "ClusteredMultiTaskClassifierCV",
+    "ClusteredMultiTaskRegressor",
+    "ClusteredMultiTaskRegressorCV",
     "DirtyModelClassifier",
     "DirtyModelClassifierCV",
     "DirtyModelRegressor",
@@ -53,6 +69,10 @@ __all__ = [
     "SparseLowRankClassifierCV",
     "SparseLowRankRegressor",
     "SparseLowRankRegressorCV",
+    "TaskRelationshipClassifier",
+    "TaskRelationshipClassifierCV",
+    "TaskRelationshipRegressor",
+    "TaskRelationshipRegressorCV",
     "TraceNormClassifier",
     "TraceNormClassifierCV",
     "TraceNormRegressor",
