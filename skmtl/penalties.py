@@ -35,6 +35,8 @@ The objectives are written in the notation of
 docs/user_guide/regularization.rst.
 """
 
+import inspect
+
 import numpy as np
 from scipy import linalg
 
@@ -753,3 +755,455 @@ class Decomposition:
         return self.first.to_cvxpy(P, n_tasks=n_tasks) + self.second.to_cvxpy(
             Q, n_tasks=n_tasks
         )
+
+
+# Penalties of task relations. Each is a convex function of the task matrix
+# ``M = W.reshape(n_tasks, -1)`` (one row per task, all classes of a
+# multiclass task in one row), smooth apart from the squared trace norm, and
+# never zero at a finite strength (``alpha_max`` is ``inf``).
+
+
+def _task_matrix(W):
+    """``W`` as one row per task: ``(n_tasks, n_classes * n_features)``."""
+    W = np.asarray(W, dtype=float)
+    return W.reshape(W.shape[0], -1)
+
+
+def _cvxpy_task_matrix(W, n_tasks):
+    """The cvxpy counterpart of :func:`_task_matrix` for a task-major 2-D ``W``."""
+    import cvxpy as cp
+
+    if n_tasks is None or W.shape[0] == n_tasks:
+        return W
+    rows_per_task = W.shape[0] // n_tasks
+    return cp.reshape(W, (n_tasks, rows_per_task * W.shape[1]), order="C")
+
+
+def _singular_values(M):
+    """Singular values of ``M`` padded with zeros to ``M.shape[0]`` (one per task)."""
+    values = np.zeros(M.shape[0])
+    if M.size:
+        s = linalg.svdvals(M, check_finite=False)
+        values[: s.size] = s
+    return values
+
+
+class _TaskRelationPenalty:
+    """What the task-relation penalties share: one block, no zero solution."""
+
+    n_blocks = 1
+
+    def combine(self, C):
+        """One block: ``W`` itself."""
+        return C
+
+    def spread(self, G):
+        """One block: the gradient itself."""
+        return G
+
+    def blocks_shape(self, shape):
+        """One block: the shape of ``W``."""
+        return tuple(shape)
+
+    def alpha_max(self, gradient_at_zero):
+        """No finite strength makes the solution zero."""
+        return float("inf")
+
+    def dual_value(self, conjugate, correlation, W, intercept_term=0.0):
+        """Dual value at the generalised residuals (no rescaling needed).
+
+        ``-conjugate(1) - P*(A) - intercept_term`` with ``P*`` the convex
+        conjugate of the penalty (:meth:`conjugate`) at the correlation
+        ``A``; ``-inf`` where ``P*`` is unbounded.
+        """
+        value = self.conjugate(correlation)
+        if not np.isfinite(value):
+            return -np.inf
+        return -conjugate(1.0) - value - intercept_term
+
+    def __repr__(self):
+        names = inspect.signature(type(self)).parameters
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return f"{type(self).__name__}({args})"
+
+
+class TaskGraph(_TaskRelationPenalty):
+    """Graph-regularised penalty: related tasks have close coefficients.
+
+    ``P(W) = (alpha / 2) sum_{s,t} A[s, t] ||w_s - w_t||^2
+    + (alpha_ridge / 2) ||W||_F^2 = tr(W^T K W) / 2``
+
+    with ``K = 2 alpha L + alpha_ridge I`` (:meth:`coupling`) and
+    ``L = D - A`` the Laplacian of the task graph (Evgeniou, Micchelli &
+    Pontil 2005). The sum runs over ordered pairs of a symmetric ``A``: a
+    non-symmetric adjacency is read as ``(A + A^T) / 2``; the diagonal is
+    ignored.
+
+    Parameters
+    ----------
+    alpha : float
+        Strength of the graph term (>= 0).
+    adjacency : ndarray of shape (n_tasks, n_tasks)
+        Non-negative edge weights, in the order of the rows of ``W``.
+    alpha_ridge : float, default=0.0
+        Strength of the ridge term (>= 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> penalty = TaskGraph(alpha=1.0, adjacency=np.array([[0.0, 1.0], [1.0, 0.0]]))
+    >>> W = np.array([[1.0, 0.0], [0.0, 0.0]])
+    >>> penalty.value(W)
+    1.0
+    >>> penalty.prox(W, step=0.25)
+    array([[0.75, 0.  ],
+           [0.25, 0.  ]])
+    """
+
+    def __init__(self, alpha, adjacency, alpha_ridge=0.0):
+        self.alpha = alpha
+        self.adjacency = adjacency
+        self.alpha_ridge = alpha_ridge
+
+    @property
+    def laplacian(self):
+        """``L = D - A`` of the symmetrised adjacency, zero diagonal."""
+        A = np.asarray(self.adjacency, dtype=float)
+        A = (A + A.T) / 2.0
+        np.fill_diagonal(A, 0.0)
+        return np.diag(A.sum(axis=1)) - A
+
+    def coupling(self):
+        """``K = 2 alpha L + alpha_ridge I``: the penalty is ``tr(W^T K W) / 2``."""
+        L = self.laplacian
+        return 2.0 * float(self.alpha) * L + float(self.alpha_ridge) * np.eye(len(L))
+
+    def _eigh(self):
+        """Eigendecomposition of :meth:`coupling`, cached for the prox."""
+        key = (float(self.alpha), float(self.alpha_ridge), id(self.adjacency))
+        if getattr(self, "_eigh_key", None) != key:
+            values, vectors = linalg.eigh(self.coupling(), check_finite=False)
+            self._eigh_cache = (np.maximum(values, 0.0), vectors)
+            self._eigh_key = key
+        return self._eigh_cache
+
+    def value(self, W):
+        """``tr(W^T K W) / 2`` on the task matrix of ``W``."""
+        M = _task_matrix(W)
+        return 0.5 * float(np.vdot(M, self.coupling() @ M))
+
+    def prox(self, W, step):
+        """``(I + step K)^{-1} W``, through the eigendecomposition of ``K``."""
+        values, vectors = self._eigh()
+        M = _task_matrix(W)
+        rotated = (vectors.T @ M) / (1.0 + step * values)[:, None]
+        return (vectors @ rotated).reshape(np.shape(W))
+
+    def conjugate(self, G):
+        """``tr(G^T K^{-1} G) / 2``; ``inf`` when ``K`` is singular."""
+        values, vectors = self._eigh()
+        if values.size and values.min() <= 1e-12 * max(values.max(), 1e-300):
+            return float("inf")
+        rotated = vectors.T @ _task_matrix(G)
+        return 0.5 * float(np.sum(rotated * rotated / values[:, None]))
+
+    def rescaled(self, scaling):
+        """The penalty on data rescaled by powers of two (``scaling``)."""
+        return TaskGraph(
+            _overflow_safe(scaling.strength(self.alpha, degree=2)),
+            self.adjacency,
+            _overflow_safe(scaling.strength(self.alpha_ridge, degree=2)),
+        )
+
+    def to_cvxpy(self, W, n_tasks=None):
+        """The penalty as a cvxpy expression, from its sum over the edges."""
+        import cvxpy as cp
+
+        M = _cvxpy_task_matrix(W, n_tasks)
+        A = np.asarray(self.adjacency, dtype=float)
+        A = (A + A.T) / 2.0
+        s, t = np.nonzero(np.triu(A, k=1))
+        expression = 0.5 * self.alpha_ridge * cp.sum_squares(M)
+        if s.size and self.alpha:
+            # (alpha / 2) sum over ordered pairs = alpha sum over edges s < t.
+            incidence = np.zeros((s.size, M.shape[0]))
+            rows = np.arange(s.size)
+            incidence[rows, s] = np.sqrt(A[s, t])
+            incidence[rows, t] = -np.sqrt(A[s, t])
+            expression = expression + self.alpha * cp.sum_squares(incidence @ M)
+        return expression
+
+
+def _cluster_weights(sigma, eta, n_clusters):
+    """The eigenvalues ``m`` of the optimal ``M`` of :class:`ClusteredTasks`.
+
+    Minimises ``sum_i sigma_i^2 / (eta + m_i)`` over ``0 <= m_i <= 1``,
+    ``sum_i m_i = n_clusters``: by the KKT conditions
+    ``m_i = clip(tau sigma_i - eta, 0, 1)`` for the ``tau`` at which they sum
+    to ``n_clusters``. The sum is piecewise linear in ``tau``, with breaks at
+    ``eta / sigma_i`` and ``(1 + eta) / sigma_i``: ``tau`` is found exactly on
+    the segment that crosses ``n_clusters``. Directions with ``sigma_i = 0``
+    take what is left, evenly (the value does not depend on it).
+    """
+    sigma = np.asarray(sigma, dtype=float)
+    positive = sigma > 0
+    n_positive = int(positive.sum())
+    m = np.zeros_like(sigma)
+    if n_positive <= n_clusters:
+        m[positive] = 1.0
+        if n_positive < sigma.size:
+            m[~positive] = (n_clusters - n_positive) / (sigma.size - n_positive)
+        return m
+    s = sigma[positive]
+    breaks = np.sort(np.concatenate([eta / s, (1.0 + eta) / s]))
+
+    def total(tau):
+        return np.clip(tau * s - eta, 0.0, 1.0).sum()
+
+    totals = np.array([total(tau) for tau in breaks])
+    upper = int(np.searchsorted(totals, n_clusters))
+    lower_tau = breaks[upper - 1] if upper > 0 else 0.0
+    lower_total = totals[upper - 1] if upper > 0 else 0.0
+    span = totals[upper] - lower_total
+    tau = lower_tau + (breaks[upper] - lower_tau) * (
+        (n_clusters - lower_total) / span if span > 0 else 0.0
+    )
+    m[positive] = np.clip(tau * s - eta, 0.0, 1.0)
+    return m
+
+
+class ClusteredTasks(_TaskRelationPenalty):
+    """Convex relaxation of clustered multi-task learning.
+
+    ``P(W) = alpha eta (1 + eta) min_M tr(W^T (eta I + M)^{-1} W)``
+
+    over the task matrices ``0 <= M <= I`` with ``tr(M) = n_clusters``
+    (Jacob, Bach & Vert 2008, in the form of Zhou, Chen & Ye 2011 with
+    ``rho_1 = alpha`` and ``rho_2 = eta alpha``). ``W`` has one row per task,
+    so ``M`` is ``n_tasks x n_tasks``: it relaxes ``F F^T`` for a normalised
+    cluster-indicator matrix ``F``. The minimising ``M`` shares the
+    eigenvectors of ``W W^T``; its eigenvalues follow from those of
+    ``W W^T`` by water-filling (:meth:`cluster_matrix`), and so do the
+    proximal operator and the conjugate.
+
+    Parameters
+    ----------
+    alpha : float
+        Strength (>= 0).
+    n_clusters : int
+        Number of clusters ``k``, ``1 <= k <= n_tasks``.
+    eta : float
+        Ratio of the ridge strength to the cluster strength (> 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> penalty = ClusteredTasks(alpha=1.0, n_clusters=1, eta=1.0)
+    >>> W = np.array([[1.0, 0.0], [1.0, 0.0]])
+    >>> round(penalty.value(W), 6)
+    2.0
+    >>> penalty.cluster_matrix(W).round(3)
+    array([[0.5, 0.5],
+           [0.5, 0.5]])
+    """
+
+    def __init__(self, alpha, n_clusters, eta):
+        self.alpha = alpha
+        self.n_clusters = n_clusters
+        self.eta = eta
+
+    def _scale(self):
+        eta = float(self.eta)
+        return float(self.alpha) * eta * (1.0 + eta)
+
+    def cluster_matrix(self, W):
+        """The minimising ``M`` (n_tasks x n_tasks) for ``W``."""
+        M = _task_matrix(W)
+        U, s, _ = linalg.svd(M, full_matrices=True, check_finite=False)
+        sigma = np.zeros(M.shape[0])
+        sigma[: s.size] = s
+        m = _cluster_weights(sigma, float(self.eta), self.n_clusters)
+        return (U * m) @ U.T
+
+    def value(self, W):
+        """``alpha eta (1 + eta) sum_i sigma_i^2 / (eta + m_i)``."""
+        sigma = _singular_values(_task_matrix(W))
+        m = _cluster_weights(sigma, float(self.eta), self.n_clusters)
+        return self._scale() * float(np.sum(sigma**2 / (float(self.eta) + m)))
+
+    def prox(self, W, step):
+        """Proximal operator of ``step * P``, on the singular values of ``W``.
+
+        For a fixed ``M`` the minimiser is ``(eta I + M)(eta I + M + 2 c I)^{-1} W``
+        (``c = step alpha eta (1 + eta)``); the best ``M`` is then the one of
+        the penalty with ``eta + 2 c`` in place of ``eta``.
+        """
+        M = _task_matrix(W)
+        c = step * self._scale()
+        if c <= 0 or M.size == 0:
+            return np.array(W, dtype=float)
+        U, s, Vt = linalg.svd(M, full_matrices=False, check_finite=False)
+        sigma = np.zeros(M.shape[0])
+        sigma[: s.size] = s
+        eta = float(self.eta)
+        m = _cluster_weights(sigma, eta + 2.0 * c, self.n_clusters)[: s.size]
+        shrunk = s * (eta + m) / (eta + m + 2.0 * c)
+        return ((U * shrunk) @ Vt).reshape(np.shape(W))
+
+    def conjugate(self, G):
+        """``(eta ||G||_F^2 + sum of the n_clusters largest sigma_i(G)^2) / (4 c)``.
+
+        ``c = alpha eta (1 + eta)``; ``inf`` when ``c = 0``.
+        """
+        c = self._scale()
+        if c <= 0:
+            return float("inf")
+        sigma = _singular_values(_task_matrix(G))
+        top = np.sort(sigma)[::-1][: int(self.n_clusters)]
+        return float(float(self.eta) * np.sum(sigma**2) + np.sum(top**2)) / (4.0 * c)
+
+    def rescaled(self, scaling):
+        """The penalty on data rescaled by powers of two (``scaling``)."""
+        return ClusteredTasks(
+            _overflow_safe(scaling.strength(self.alpha, degree=2)),
+            self.n_clusters,
+            self.eta,
+        )
+
+    def to_cvxpy(self, W, n_tasks=None):
+        """``(expression, constraints)``: ``matrix_frac`` over a variable ``M``."""
+        import cvxpy as cp
+
+        T = _cvxpy_task_matrix(W, n_tasks)
+        n = T.shape[0]
+        M = cp.Variable((n, n), symmetric=True)
+        constraints = [M >> 0, np.eye(n) - M >> 0, cp.trace(M) == self.n_clusters]
+        expression = self._scale() * cp.matrix_frac(T, float(self.eta) * np.eye(n) + M)
+        return expression, constraints
+
+
+def _squared_l1_prox(sigma, ridge, squared):
+    """Minimiser over ``x >= 0`` of ``||x - sigma||^2 / 2 + ridge ||x||^2 / 2 + squared (sum x)^2 / 2``.
+
+    ``x_i = max(sigma_i - squared S, 0) / (1 + ridge)`` with ``S = sum x``;
+    on a support of the ``j`` largest ``sigma``,
+    ``S = sum_{i <= j} sigma_i / (1 + ridge + j squared)``, and the support
+    is the largest ``j`` whose smallest entry stays positive.
+    """
+    order = np.argsort(-sigma)
+    ordered = sigma[order]
+    counts = np.arange(1, ordered.size + 1)
+    sums = np.cumsum(ordered) / (1.0 + ridge + counts * squared)
+    inside = ordered - squared * sums > 0
+    x = np.zeros_like(sigma)
+    if not inside.any():
+        return x
+    j = int(np.nonzero(inside)[0].max())
+    x[order] = np.maximum(ordered - squared * sums[j], 0.0) / (1.0 + ridge)
+    return x
+
+
+class TaskRelationship(_TaskRelationPenalty):
+    """Task-relationship penalty (MTRL, Zhang & Yeung 2010).
+
+    ``P(W) = (alpha / 2) ||W||_F^2 + (beta / 2) min_Omega tr(W^T Omega^{-1} W)``
+
+    over task covariances ``Omega >= 0`` with ``tr(Omega) = 1`` (``W`` has
+    one row per task; ``Omega^{-1}`` is read as the pseudo-inverse on the
+    range of ``W``). The minimum is ``(beta / 2) ||W||_*^2``, the squared
+    trace norm, at ``Omega = (W W^T)^{1/2} / tr((W W^T)^{1/2})``
+    (:meth:`task_covariance`): the penalty is jointly convex and the
+    alternating minimisation of the original paper is not needed; the
+    solvers work on ``W`` alone, with the proximal operator and conjugate
+    of the squared trace norm.
+
+    Parameters
+    ----------
+    alpha : float
+        Ridge strength (>= 0).
+    beta : float
+        Strength of the task-relationship term (>= 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> penalty = TaskRelationship(alpha=0.0, beta=2.0)
+    >>> W = np.diag([3.0, 1.0])
+    >>> penalty.value(W)
+    16.0
+    >>> penalty.task_covariance(W)
+    array([[0.75, 0.  ],
+           [0.  , 0.25]])
+    """
+
+    def __init__(self, alpha, beta):
+        self.alpha = alpha
+        self.beta = beta
+
+    def task_covariance(self, W):
+        """``Omega = (W W^T)^{1/2} / tr((W W^T)^{1/2})``; ``I / n_tasks`` at ``W = 0``."""
+        M = _task_matrix(W)
+        if M.size == 0:
+            return np.eye(M.shape[0]) / max(M.shape[0], 1)
+        U, s, _ = linalg.svd(M, full_matrices=False, check_finite=False)
+        total = s.sum()
+        if not total > 0:
+            return np.eye(M.shape[0]) / M.shape[0]
+        return (U * (s / total)) @ U.T
+
+    def value(self, W):
+        """``(alpha / 2) ||W||_F^2 + (beta / 2) ||W||_*^2``."""
+        sigma = _singular_values(_task_matrix(W))
+        return 0.5 * (
+            float(self.alpha) * float(np.sum(sigma**2))
+            + float(self.beta) * float(sigma.sum()) ** 2
+        )
+
+    def prox(self, W, step):
+        """Proximal operator of ``step * P``, on the singular values of ``W``."""
+        M = _task_matrix(W)
+        if M.size == 0:
+            return np.array(W, dtype=float)
+        U, s, Vt = linalg.svd(M, full_matrices=False, check_finite=False)
+        shrunk = _squared_l1_prox(s, step * float(self.alpha), step * float(self.beta))
+        return ((U * shrunk) @ Vt).reshape(np.shape(W))
+
+    def conjugate(self, G):
+        """Convex conjugate, on the singular values ``g`` of ``G``.
+
+        ``sup_{x >= 0} g . x - (alpha / 2) ||x||^2 - (beta / 2) (sum x)^2``:
+        ``g_1^2 / (2 beta)`` when ``alpha = 0``; otherwise attained at
+        ``x = (g - beta S)_+ / alpha``, the proximal point of
+        :func:`_squared_l1_prox` at ``g / alpha``.
+        """
+        alpha, beta = float(self.alpha), float(self.beta)
+        g = _singular_values(_task_matrix(G))
+        if alpha <= 0:
+            if beta <= 0:
+                return float("inf")
+            return float(g.max(initial=0.0)) ** 2 / (2.0 * beta)
+        # x = argmax: the prox of (beta / alpha)(sum x)^2 / 2 at g / alpha.
+        x = _squared_l1_prox(g / alpha, 0.0, beta / alpha)
+        return float(
+            g @ x - 0.5 * alpha * float(x @ x) - 0.5 * beta * float(x.sum()) ** 2
+        )
+
+    def rescaled(self, scaling):
+        """The penalty on data rescaled by powers of two (``scaling``)."""
+        return TaskRelationship(
+            _overflow_safe(scaling.strength(self.alpha, degree=2)),
+            _overflow_safe(scaling.strength(self.beta, degree=2)),
+        )
+
+    def to_cvxpy(self, W, n_tasks=None):
+        """``(expression, constraints)``: ``matrix_frac`` over a variable ``Omega``."""
+        import cvxpy as cp
+
+        T = _cvxpy_task_matrix(W, n_tasks)
+        n = T.shape[0]
+        expression = 0.5 * self.alpha * cp.sum_squares(T)
+        if not self.beta:
+            return expression, []
+        omega = cp.Variable((n, n), symmetric=True)
+        constraints = [omega >> 0, cp.trace(omega) == 1]
+        return expression + 0.5 * self.beta * cp.matrix_frac(T, omega), constraints

@@ -62,6 +62,10 @@ CLASSIFIER_CONSTRAINTS = {
 #: Most features for which ``solver="auto"`` picks ADMM (regressors).
 ADMM_MAX_FEATURES = 100
 
+#: Top of the path of a smooth penalty, relative to the data term's curvature
+#: (:class:`SmoothPathMixin`).
+SMOOTH_PATH_TOP = 1e3
+
 #: Relative size under which a singular value counts as zero in ``rank_``.
 RANK_TOLERANCE = 1e-10
 
@@ -354,6 +358,28 @@ class PenalizedClassifierMixin(
         """
         data, targets, loss, n_classes = self._check_data(X, y, sample_weight)
         return self._alpha_max_of(data, loss, targets, n_classes)
+
+
+class SmoothPathMixin:
+    """Top of the regularisation path for a penalty that never zeroes ``W``.
+
+    The ridge-type penalties of task relations have no ``alpha_max``; the
+    path of their ``*CV`` class (``alphas`` an int) starts at
+    :data:`SMOOTH_PATH_TOP` times the data term's curvature, the mean over
+    tasks of the trace of the weighted (centred) Gram matrix, where the
+    penalty dominates the fit, and runs ``eps`` times lower (the default
+    ``eps=1e-6`` of these classes ends at 1e-3 times the scale; the grid of
+    :class:`~skmtl.linear_model.MeanRegularizedRegressorCV` spans 1e-5 to
+    1e3 times the same scale).
+    """
+
+    def _alpha_max(self, X, y, sample_weight=None):
+        """Top of the path on ``(X, y)`` (no strength makes ``W`` zero)."""
+        from ._mean_regularized import _gram_scale
+
+        data = self._check_data(X, y, sample_weight)
+        data = data[0] if isinstance(data, tuple) else data
+        return SMOOTH_PATH_TOP * _gram_scale(data, self.fit_intercept)
 
 
 class LowRankTransformMixin:

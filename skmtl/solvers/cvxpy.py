@@ -291,15 +291,19 @@ def solve_cvxpy(
         z = _task_predictions(data, coef, intercept, t, n_classes)
         y = targets[rows] if multiclass else targets[rows].astype(float)
         terms.append(scale[rows] @ loss.to_cvxpy(y, z))
-    objective = cp.sum(cp.hstack(terms)) + penalty.to_cvxpy(
-        *blocks, n_tasks=data.n_tasks
+    penalty_term = penalty.to_cvxpy(*blocks, n_tasks=data.n_tasks)
+    # A penalty defined by a minimum over auxiliary variables (the task
+    # relations) gives its expression with their constraints.
+    penalty_term, constraints = (
+        penalty_term if isinstance(penalty_term, tuple) else (penalty_term, [])
     )
+    objective = cp.sum(cp.hstack(terms)) + penalty_term
     if fit_intercept and intercept_alpha:
         centring = np.eye(data.n_tasks) - 1.0 / data.n_tasks
         objective = objective + 0.5 * intercept_alpha * cp.sum_squares(
             centring @ intercept
         )
-    problem = cp.Problem(cp.Minimize(objective))
+    problem = cp.Problem(cp.Minimize(objective), constraints)
     solver = solve_problem(problem, tol=tol)
     shape = (data.n_tasks, n_classes, data.n_features) if multiclass else None
     values = [np.asarray(block.value, dtype=float) for block in blocks]
