@@ -1083,7 +1083,10 @@ class ClusteredTasks(_TaskRelationPenalty):
 
 
 def _squared_l1_prox(sigma, ridge, squared):
-    """Minimiser over ``x >= 0`` of ``||x - sigma||^2 / 2 + ridge ||x||^2 / 2 + squared (sum x)^2 / 2``.
+    """Proximal point of a ridge plus squared L1 term on non-negative values.
+
+    The minimiser over ``x >= 0`` of
+    ``||x - sigma||^2 / 2 + ridge ||x||^2 / 2 + squared (sum x)^2 / 2``.
 
     ``x_i = max(sigma_i - squared S, 0) / (1 + ridge)`` with ``S = sum x``;
     on a support of the ``j`` largest ``sigma``,
@@ -1141,7 +1144,7 @@ class TaskRelationship(_TaskRelationPenalty):
         self.beta = beta
 
     def task_covariance(self, W):
-        """``Omega = (W W^T)^{1/2} / tr((W W^T)^{1/2})``; ``I / n_tasks`` at ``W = 0``."""
+        """``Omega = (W W^T)^{1/2} / tr((W W^T)^{1/2})``; ``I / T`` at ``W = 0``."""
         M = _task_matrix(W)
         if M.size == 0:
             return np.eye(M.shape[0]) / max(M.shape[0], 1)

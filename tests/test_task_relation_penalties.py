@@ -66,7 +66,7 @@ def _task_rows(X, n_tasks):
 
 
 def _reference_cvxpy(penalty, M):
-    """``(expression, constraints)`` of the penalty of a task matrix, from the papers."""
+    """``(expression, constraints)``: the penalty of a task matrix, as in the papers."""
     n = M.shape[0]
     if isinstance(penalty, TaskGraph):
         A = np.asarray(penalty.adjacency, dtype=float)
