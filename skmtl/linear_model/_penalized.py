@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from .._tasks import check_predict_data, check_task_data
 from ..base import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from ..losses import SquaredLoss
-from ..solvers import admm, fista, prox_newton
+from ..solvers import admm, fista, prox_newton, quadratic
 from ..solvers._design import (
     fit_intercepts,
     generalized_residual,
@@ -126,6 +126,15 @@ class _PenalizedMixin(MultiTaskLinearMixin):
                 intercept_init=intercept_init,
                 **options,
             )
+        elif solver == "exact":
+            result = quadratic.solve(
+                data,
+                penalty,
+                fit_intercept=self.fit_intercept,
+                tol=self.tol,
+                max_iter=self.max_iter,
+                coef_init=coef_init,
+            )
         elif solver == "admm":
             result = admm.solve(
                 data,
@@ -174,9 +183,21 @@ class _PenalizedMixin(MultiTaskLinearMixin):
         eigendecomposition per task) costs about ``n_features / 2`` FISTA
         iterations; its iterations are then cheap and insensitive to poorly
         conditioned features, where FISTA may need thousands (School: 0.04 s
-        against 20 s).
+        against 20 s). A quadratic penalty (one with a ``coupling()`` matrix,
+        :class:`~skmtl.penalties.TaskGraph`) with the squared loss: the exact
+        solver :mod:`skmtl.solvers.quadratic`.
         """
         gram_form = {"squared": "admm", "logistic": "prox_newton"}.get(loss.name)
+        exact = loss.name == "squared" and hasattr(self._penalty(), "coupling")
+        if self.solver == "exact" and not exact:
+            raise ValueError(
+                "solver='exact' solves the squared loss with a quadratic penalty "
+                f"only; got the {loss.name} loss with the "
+                f"{type(self._penalty()).__name__} penalty. Use 'auto', 'fista' "
+                "or 'cvxpy'."
+            )
+        if exact and self.solver in ("auto", "exact"):
+            return "exact"
         if self.solver != "auto":
             if self.solver in ("admm", "prox_newton") and self.solver != gram_form:
                 raise ValueError(
