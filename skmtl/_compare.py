@@ -327,15 +327,20 @@ def _joint_feature_classifier(task_column, inner_cv, random_state):
     return JointFeatureClassifierCV(task_column=task_column, cv=inner_cv)
 
 
-def _structure_model(name, kind):
-    """Factory of the ``*CV`` class ``name + kind + "CV"`` of skmtl.linear_model."""
+def _structure_model(name, kind, **params):
+    """Factory of the ``*CV`` class ``name + kind + "CV"`` of skmtl.linear_model.
+
+    The class is looked up when the factory is called, so that a model whose
+    module cannot be imported is skipped with the reason
+    (:func:`unavailable_reason`) instead of breaking the command.
+    """
 
     def factory(task_column, inner_cv, random_state):
         from . import linear_model
 
         estimator = getattr(linear_model, f"{name}{kind}CV")
         return estimator(
-            alphas=STRUCTURE_N_ALPHAS, task_column=task_column, cv=inner_cv
+            alphas=STRUCTURE_N_ALPHAS, task_column=task_column, cv=inner_cv, **params
         )
 
     factory.__name__ = f"_{name}_{kind}".lower()
@@ -374,6 +379,10 @@ class ModelSpec:
         splits instead.
     default : bool, default=True
         Run without ``--models``; the others run when named there.
+    relations : bool, default=False
+        The fitted model holds relations between tasks (a task similarity,
+        correlation or graph, see :class:`skmtl.inspection.TaskRelationsDisplay`):
+        they are kept for every split and drawn by ``--plot``.
     """
 
     name: str
@@ -383,6 +392,7 @@ class ModelSpec:
     classifier: object
     single_blas_thread: bool = True
     default: bool = True
+    relations: bool = False
 
     def factory(self, task_type):
         """The estimator factory for a kind of target, or None."""
@@ -458,6 +468,37 @@ MODELS = {
             default=False,
         ),
         ModelSpec(
+            "graph",
+            "task models pulled towards each other along a task graph (Evgeniou "
+            "et al. 2005); here the complete graph, as no graph is given; with "
+            "--models",
+            True,
+            _structure_model("GraphRegularized", "Regressor", graph="complete"),
+            _structure_model("GraphRegularized", "Classifier", graph="complete"),
+            default=False,
+            relations=True,
+        ),
+        ModelSpec(
+            "clustered",
+            "tasks grouped into learned clusters, convex relaxation (Jacob et al. "
+            "2008; Zhou et al. 2011); with --models",
+            True,
+            _structure_model("Clustered", "Regressor"),
+            _structure_model("Clustered", "Classifier"),
+            default=False,
+            relations=True,
+        ),
+        ModelSpec(
+            "task-relationship",
+            "learned task covariance between the task models (Zhang & Yeung "
+            "2010); with --models",
+            True,
+            _structure_model("TaskRelationship", "Regressor"),
+            _structure_model("TaskRelationship", "Classifier"),
+            default=False,
+            relations=True,
+        ),
+        ModelSpec(
             "mtgp",
             "multi-task Gaussian process with a learned task covariance "
             "(Bonilla et al. 2008); regression only",
@@ -465,6 +506,7 @@ MODELS = {
             _mtgp_regressor,
             None,
             single_blas_thread=False,
+            relations=True,
         ),
     )
 }
@@ -660,7 +702,9 @@ def fitted_details(model):
         baselines give the value of every task (``"alpha_per_task"`` or
         ``"C_per_task"``, in the order of ``"tasks"``); joint-feature models
         add ``"features"``, ``"group_norms"`` (the norm of every feature's
-        coefficients over tasks) and ``"selected"``.
+        coefficients over tasks) and ``"selected"``; clustered models add
+        ``"task_clusters"`` (a cluster label per task, in the order of their
+        ``tasks_``).
     """
     estimator = model[-1]
     details = {}
@@ -680,12 +724,36 @@ def fitted_details(model):
             details[name[:-1]] = _plain(getattr(estimator, name))
     if hasattr(estimator, "support_"):
         details.update(_feature_selection(estimator))
+    if hasattr(estimator, "task_clusters_"):
+        details["task_clusters"] = _plain(estimator.task_clusters_)
     if hasattr(estimator, "log_marginal_likelihood_value_"):
         details["log_marginal_likelihood"] = float(
             estimator.log_marginal_likelihood_value_
         )
         details["kernel"] = str(estimator.kernel_)
     return details
+
+
+def fitted_relations(model):
+    """The relations between tasks that a fitted pipeline holds.
+
+    Parameters
+    ----------
+    model : fitted Pipeline of :func:`build_model`
+
+    Returns
+    -------
+    relations : dict
+        ``"matrix"`` of shape ``(n_tasks, n_tasks)``, ``"labels"`` (the task
+        labels of its axes), ``"quantity"`` (what it holds, for example
+        ``"task correlation"``) and ``"clusters"`` (a cluster label per task,
+        or None), as read by
+        :meth:`skmtl.inspection.TaskRelationsDisplay.from_estimator`.
+    """
+    from .inspection._task_relations import task_relations
+
+    relations = task_relations(model, caller="skmtl compare")
+    return {key: relations[key] for key in ("matrix", "labels", "quantity", "clusters")}
 
 
 def _feature_selection(estimator):
@@ -897,6 +965,7 @@ class SplitOutcome:
     details: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
     error: str = None
+    relations: dict = None
 
 
 def fit_and_score(name, dataset, split, inner_folds=INNER_FOLDS):
@@ -935,6 +1004,8 @@ def fit_and_score(name, dataset, split, inner_folds=INNER_FOLDS):
                     model, dataset, split.test
                 )
             outcome.details = fitted_details(model)
+            if MODELS[name].relations:
+                outcome.relations = fitted_relations(model)
         except Exception as exc:  # reported per model, see the docstring
             outcome.error = one_line(exc)
     outcome.warnings = sorted({one_line(w.message) for w in caught})
@@ -971,6 +1042,11 @@ class ModelResult:
     tasks_improved, tasks_compared : int or None
         Tasks whose mean per-task score beats the per-task baseline's, out of
         the tasks where both are defined.
+    relations : list of dict
+        For models with task relations (:class:`ModelSpec`), the relations
+        fitted in every split (:func:`fitted_relations`; ``None`` where the
+        model failed); not part of :meth:`summary`, as they hold a number
+        per pair of tasks.
     """
 
     name: str
@@ -984,6 +1060,7 @@ class ModelResult:
     warnings: list = field(default_factory=list)
     tasks_improved: int = None
     tasks_compared: int = None
+    relations: list = field(default_factory=list)
 
     @property
     def ok(self):
@@ -1069,6 +1146,7 @@ def collect(name, outcomes, n_splits):
         task: [o.task_scores.get(task, np.nan) for o in by_split] for task in tasks
     }
     result.details = [o.details for o in by_split]
+    result.relations = [o.relations for o in by_split]
     result.warnings = sorted({w for o in by_split for w in o.warnings})
     failed = [o for o in by_split if o.error is not None]
     if failed:

@@ -1,6 +1,6 @@
 """The figure of ``skmtl compare --plot``.
 
-Three panels:
+Three panels, four when a model with task relations ran:
 
 (a) the per-task score (R^2 or accuracy on the task's test rows, mean over
     splits) of the best multi-task model against that of the per-task
@@ -8,7 +8,11 @@ Three panels:
     above the diagonal are tasks the multi-task model helps;
 (b) the score of every model on every split (box and points);
 (c) for the joint-feature model, the norm of every feature's coefficients
-    over tasks, mean over splits, and in how many splits it was selected.
+    over tasks, mean over splits, and in how many splits it was selected;
+(d) when a model with task relations (graph-regularised, clustered,
+    task-relationship, multi-task GP) is in the comparison, the relations
+    learned by the best-scoring of them, mean over splits, with related
+    tasks next to each other (:class:`skmtl.inspection.TaskRelationsDisplay`).
 
 matplotlib is imported here only, and only its object-oriented interface is
 used (a :class:`~matplotlib.figure.Figure` saved with the Agg canvas): no
@@ -19,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._compare import BASELINE, best_result, metric_names
+from ._compare import BASELINE, MODELS, best_result, metric_names
 
 #: Most features shown in panel (c).
 MAX_FEATURES_SHOWN = 25
@@ -28,7 +32,7 @@ _MODEL_COLOR = "#1f77b4"
 
 
 def plot_comparison(path, results, dataset):
-    """Draw the three panels and save them.
+    """Draw the panels and save them.
 
     Parameters
     ----------
@@ -44,12 +48,21 @@ def plot_comparison(path, results, dataset):
     """
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(18, 6.5), layout="constrained")
-    axes = figure.subplots(1, 3, width_ratios=[1.0, 1.0, 1.1])
+    with_relations = [
+        r for r in results if MODELS[r.name].relations and r.status != "skipped"
+    ]
+    if with_relations:
+        figure = Figure(figsize=(17, 14), layout="constrained")
+        axes = figure.subplots(2, 2).ravel()
+    else:
+        figure = Figure(figsize=(18, 6.5), layout="constrained")
+        axes = figure.subplots(1, 3, width_ratios=[1.0, 1.0, 1.1])
     names = metric_names(dataset)
     _per_task_panel(axes[0], results, dataset, names)
     _splits_panel(axes[1], results, names)
     _features_panel(axes[2], results)
+    if with_relations:
+        _relations_panel(axes[3], with_relations)
     figure.suptitle(
         f"skmtl compare: {Path(dataset.source).name}, {dataset.task_type}",
         fontsize=13,
@@ -236,6 +249,73 @@ def _features_panel(ax, results):
         fontsize=8,
     )
     ax.grid(axis="x", alpha=0.3)
+
+
+def _relations_panel(ax, candidates):
+    """The task relations of the best-scoring model that has them."""
+    from .inspection import TaskRelationsDisplay
+
+    ran = [r for r in candidates if r.ok and any(r.relations)]
+    model = best_result(ran)
+    if model is None:
+        failed = ", ".join(f"{r.name} ({r.status})" for r in candidates)
+        ax.set_title("(d) task relations", loc="left")
+        _message(ax, f"no model with task relations ran: {failed}")
+        return
+    matrix, labels, quantity, n_splits = mean_relations(model.relations)
+    TaskRelationsDisplay.from_matrix(
+        matrix, labels=labels, quantity=f"{quantity} (mean over splits)", ax=ax
+    )
+    ax.set_title(
+        f"(d) {model.name}: {quantity}, mean over {n_splits} split(s), "
+        "related tasks side by side",
+        loc="left",
+    )
+    if len(ran) > 1:
+        ax.text(
+            0.0,
+            -0.12,
+            "the best-scoring of: " + ", ".join(r.name for r in ran),
+            transform=ax.transAxes,
+            fontsize=8,
+            color="dimgray",
+        )
+
+
+def mean_relations(relations):
+    """Mean over splits of the relation matrices of one model.
+
+    Parameters
+    ----------
+    relations : list of dict or None
+        :func:`skmtl._compare.fitted_relations` of every split (``None``
+        where the fit failed).
+
+    Returns
+    -------
+    matrix : ndarray of shape (n_tasks, n_tasks)
+        The mean, on the tasks of the first fitted split; splits fitted on
+        other tasks are left out.
+    labels : ndarray of shape (n_tasks,)
+    quantity : str
+    n_splits : int
+        Number of splits averaged.
+    """
+    fitted = [r for r in relations if r is not None]
+    labels = _labels(fitted[0])
+    matrices = []
+    for relation in fitted:
+        position = {label: i for i, label in enumerate(_labels(relation).tolist())}
+        if set(position) != set(labels.tolist()):
+            continue
+        index = [position[label] for label in labels.tolist()]
+        matrices.append(relation["matrix"][np.ix_(index, index)])
+    return np.mean(matrices, axis=0), labels, fitted[0]["quantity"], len(matrices)
+
+
+def _labels(relation):
+    labels = relation["labels"]
+    return np.arange(len(relation["matrix"])) if labels is None else labels
 
 
 def _message(ax, text):

@@ -534,3 +534,135 @@ def test_numeric_codes_can_be_declared_categorical(tmp_path, capsys):
     )
     assert report["data"]["numeric_columns"] == ["price", "promo"]
     assert "--categorical grade" in report["command"]
+
+
+# --------------------------------------------------------------------------
+# models with task relations and the relations panel of --plot
+# --------------------------------------------------------------------------
+
+
+def _dataset(frame):
+    return protocol.Dataset(
+        X=frame.drop(columns="units"),
+        y=frame["units"].to_numpy(),
+        task_column="store",
+        task_type="regression",
+        numeric_columns=["price", "promo"],
+        categorical_columns=[],
+        target_names=["units"],
+        source="data.csv",
+    )
+
+
+def test_plot_adds_the_task_correlation_of_the_mtgp(tmp_path):
+    pytest.importorskip("matplotlib")
+    from skmtl._compare_plot import plot_comparison
+
+    dataset = _dataset(_frame(tasks=("a", "b", "c", "d")))
+    splits = protocol.make_splits(dataset, n_splits=2)
+    results = protocol.run_comparison(dataset, ["per-task", "mtgp"], splits)
+    assert all(relation is not None for relation in results[1].relations)
+    # Oracle: the GP refitted by hand on the training rows of every split.
+    correlations = []
+    for split in splits:
+        model = protocol.build_model("mtgp", dataset, random_state=split.seed)
+        model.fit(dataset.X.iloc[split.train], dataset.y[split.train])
+        correlations.append(model[-1].task_correlation_)
+    mean = np.mean(correlations, axis=0)
+
+    figure = plot_comparison(tmp_path / "figure.png", results, dataset)
+    panel = figure.axes[3]
+    assert panel.get_title(loc="left").startswith(
+        "(d) mtgp: task correlation, mean over 2 split(s)"
+    )
+    shown = [label.get_text() for label in panel.get_yticklabels()]
+    assert sorted(shown) == ["a", "b", "c", "d"]
+    order = ["abcd".index(label) for label in shown]
+    # Same fits, possibly on another number of BLAS threads: equal to rounding.
+    np.testing.assert_allclose(
+        panel.images[0].get_array(), mean[np.ix_(order, order)], rtol=1e-8
+    )
+
+
+def _ran(name, score):
+    return ModelResult(
+        name,
+        scores={"explained_variance": [score], "rmse": [1.0]},
+        fit_time=[0.1],
+        task_scores={"a": [score], "b": [score]},
+        details=[{}],
+    )
+
+
+def test_plot_has_three_panels_without_a_model_with_relations(tmp_path):
+    pytest.importorskip("matplotlib")
+    from skmtl._compare_plot import plot_comparison
+
+    dataset = _dataset(_frame(tasks=("a", "b")))
+    skipped = ModelResult("mtgp", status="skipped", reason="too many rows")
+    results = [_ran("per-task", 0.5), _ran("pooled", 0.6), skipped]
+    figure = plot_comparison(tmp_path / "figure.png", results, dataset)
+    assert len(figure.axes) == 3
+
+
+def test_plot_says_why_a_model_with_relations_is_not_drawn(tmp_path):
+    pytest.importorskip("matplotlib")
+    from skmtl._compare_plot import plot_comparison
+
+    dataset = _dataset(_frame(tasks=("a", "b")))
+    failed = ModelResult("task-relationship", status="failed", reason="bad")
+    results = [_ran("per-task", 0.5), failed]
+    figure = plot_comparison(tmp_path / "figure.png", results, dataset)
+    texts = [text.get_text() for text in figure.axes[3].texts]
+    assert texts == ["no model with task relations ran: task-relationship (failed)"]
+
+
+def test_plot_draws_the_best_scoring_model_with_relations(tmp_path):
+    pytest.importorskip("matplotlib")
+    from skmtl._compare_plot import plot_comparison
+
+    dataset = _dataset(_frame(tasks=("a", "b")))
+    results = [_ran("per-task", 0.5), _ran("mtgp", 0.6), _ran("graph", 0.7)]
+    for result, value in ((results[1], 0.2), (results[2], 0.9)):
+        result.relations = [
+            {
+                "matrix": np.array([[1.0, value], [value, 1.0]]),
+                "labels": np.array(["a", "b"]),
+                "quantity": "task correlation",
+                "clusters": None,
+            }
+        ]
+    figure = plot_comparison(tmp_path / "figure.png", results, dataset)
+    panel = figure.axes[3]
+    assert panel.get_title(loc="left").startswith("(d) graph: task correlation")
+    np.testing.assert_array_equal(panel.images[0].get_array(), [[1, 0.9], [0.9, 1]])
+    assert "the best-scoring of: mtgp, graph" in [t.get_text() for t in panel.texts]
+
+
+def test_mean_relations_aligns_the_tasks_by_label():
+    from skmtl._compare_plot import mean_relations
+
+    first = {
+        "matrix": np.array([[1.0, 0.2, 0.4], [0.2, 1.0, 0.6], [0.4, 0.6, 1.0]]),
+        "labels": np.array(["a", "b", "c"]),
+        "quantity": "task similarity",
+    }
+    # The same tasks in the order c, a, b.
+    second = {
+        "matrix": np.array([[1.0, 0.0, 0.8], [0.0, 1.0, 0.6], [0.8, 0.6, 1.0]]),
+        "labels": np.array(["c", "a", "b"]),
+        "quantity": "task similarity",
+    }
+    other_tasks = {
+        "matrix": np.eye(2),
+        "labels": np.array(["a", "z"]),
+        "quantity": "task similarity",
+    }
+    matrix, labels, quantity, n_splits = mean_relations(
+        [first, None, second, other_tasks]
+    )
+    # By hand: a-b (0.2 + 0.6) / 2, a-c (0.4 + 0.0) / 2, b-c (0.6 + 0.8) / 2.
+    expected = [[1.0, 0.4, 0.2], [0.4, 1.0, 0.7], [0.2, 0.7, 1.0]]
+    np.testing.assert_allclose(matrix, expected, rtol=1e-15)
+    assert labels.tolist() == ["a", "b", "c"]
+    assert (quantity, n_splits) == ("task similarity", 2)
