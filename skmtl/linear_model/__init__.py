@@ -12,6 +12,12 @@ from ._dirty import (
     DirtyModelRegressor,
     DirtyModelRegressorCV,
 )
+from ._graph import (
+    GraphRegularizedClassifier,
+    GraphRegularizedClassifierCV,
+    GraphRegularizedRegressor,
+    GraphRegularizedRegressorCV,
+)
 from ._joint_feature import JointFeatureClassifier, JointFeatureRegressor
 from ._joint_feature_path import (
     JointFeatureClassifierCV,
@@ -54,6 +60,10 @@ __all__ = [
     "DirtyModelClassifierCV",
     "DirtyModelRegressor",
     "DirtyModelRegressorCV",
+    "GraphRegularizedClassifier",
+    "GraphRegularizedClassifierCV",
+    "GraphRegularizedRegressor",
+    "GraphRegularizedRegressorCV",
     "JointFeatureClassifier",
     "JointFeatureClassifierCV",
     "JointFeatureRegressor",
