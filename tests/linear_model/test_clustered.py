@@ -291,3 +291,28 @@ def test_classifier_cv():
     assert model.cv_results_["mean_test_score"].shape == (3,)
     assert model.eta_ == 1.0
     assert model.task_clusters_.shape == (3,)
+
+
+def test_multiclass_cluster_matrix_is_the_minimiser():
+    # M minimises tr(W^T (eta I + M)^{-1} W) for the task rows of the fitted
+    # multinomial coefficients, coef_.reshape(n_tasks, -1): a small SDP.
+    rng = np.random.default_rng(12)
+    frames, labels = [], []
+    for t, n in enumerate((60, 80, 100)):
+        X = rng.normal(size=(n, 3))
+        frame = pd.DataFrame(X, columns=list("abc"))
+        frame.insert(0, "task", t)
+        frames.append(frame)
+        labels.append(np.argmax(X @ rng.normal(size=(3, 3)), axis=1))
+    X, y = pd.concat(frames, ignore_index=True), np.concatenate(labels)
+    eta = 0.5
+    model = ClusteredMultiTaskClassifier(0.01, eta, 2, task_column="task").fit(X, y)
+    assert model.coef_.shape == (3, 3, 3)
+    W = model.coef_.reshape(3, -1)
+    M = cp.Variable((3, 3), symmetric=True)
+    constraints = [M >> 0, np.eye(3) - M >> 0, cp.trace(M) == 2]
+    problem = cp.Problem(
+        cp.Minimize(cp.matrix_frac(W, eta * np.eye(3) + M)), constraints
+    )
+    problem.solve(solver=cp.CLARABEL, tol_gap_abs=1e-9, tol_gap_rel=1e-9)
+    np.testing.assert_allclose(model.cluster_matrix_, M.value, atol=1e-5)
