@@ -11,8 +11,9 @@ Three panels, four when a model with task relations ran:
     over tasks, mean over splits, and in how many splits it was selected;
 (d) when a model with task relations (graph-regularised, clustered,
     task-relationship, multi-task GP) is in the comparison, the relations
-    learned by the best-scoring of them, mean over splits, with related
-    tasks next to each other (:class:`skmtl.inspection.TaskRelationsDisplay`).
+    learned by the best-scoring of them (a graph model's given graph only
+    when no model learned relations), mean over splits, with related tasks
+    next to each other (:class:`skmtl.inspection.TaskRelationsDisplay`).
 
 matplotlib is imported here only, and only its object-oriented interface is
 used (a :class:`~matplotlib.figure.Figure` saved with the Agg canvas): no
@@ -256,7 +257,9 @@ def _relations_panel(ax, candidates):
     from .inspection import TaskRelationsDisplay
 
     ran = [r for r in candidates if r.ok and any(r.relations)]
-    model = best_result(ran)
+    # A graph model shows the graph it was given: a learned relation says more.
+    learned = [r for r in ran if _first(r.relations).get("attribute") != "adjacency_"]
+    model = best_result(learned) or best_result(ran)
     if model is None:
         failed = ", ".join(f"{r.name} ({r.status})" for r in candidates)
         ax.set_title("(d) task relations", loc="left")
@@ -271,11 +274,12 @@ def _relations_panel(ax, candidates):
         "related tasks side by side",
         loc="left",
     )
-    if len(ran) > 1:
+    shown_among = learned if any(model is r for r in learned) else ran
+    if len(shown_among) > 1:
         ax.text(
             0.0,
             -0.12,
-            "the best-scoring of: " + ", ".join(r.name for r in ran),
+            "the best-scoring of: " + ", ".join(r.name for r in shown_among),
             transform=ax.transAxes,
             fontsize=8,
             color="dimgray",
@@ -311,6 +315,10 @@ def mean_relations(relations):
         index = [position[label] for label in labels.tolist()]
         matrices.append(relation["matrix"][np.ix_(index, index)])
     return np.mean(matrices, axis=0), labels, fitted[0]["quantity"], len(matrices)
+
+
+def _first(relations):
+    return next(r for r in relations if r is not None)
 
 
 def _labels(relation):

@@ -18,6 +18,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegressionCV, RidgeCV
 from sklearn.metrics import accuracy_score, log_loss, r2_score
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import skmtl._compare as protocol
@@ -617,26 +618,51 @@ def test_plot_says_why_a_model_with_relations_is_not_drawn(tmp_path):
     assert texts == ["no model with task relations ran: task-relationship (failed)"]
 
 
+def _with_relations(result, value, attribute="task_correlation_"):
+    result.relations = [
+        {
+            "matrix": np.array([[1.0, value], [value, 1.0]]),
+            "labels": np.array(["a", "b"]),
+            "quantity": "task correlation",
+            "clusters": None,
+            "attribute": attribute,
+        }
+    ]
+    return result
+
+
 def test_plot_draws_the_best_scoring_model_with_relations(tmp_path):
     pytest.importorskip("matplotlib")
     from skmtl._compare_plot import plot_comparison
 
     dataset = _dataset(_frame(tasks=("a", "b")))
-    results = [_ran("per-task", 0.5), _ran("mtgp", 0.6), _ran("graph", 0.7)]
-    for result, value in ((results[1], 0.2), (results[2], 0.9)):
-        result.relations = [
-            {
-                "matrix": np.array([[1.0, value], [value, 1.0]]),
-                "labels": np.array(["a", "b"]),
-                "quantity": "task correlation",
-                "clusters": None,
-            }
-        ]
+    results = [
+        _ran("per-task", 0.5),
+        _with_relations(_ran("mtgp", 0.6), 0.2),
+        _with_relations(_ran("task-relationship", 0.7), 0.9),
+    ]
     figure = plot_comparison(tmp_path / "figure.png", results, dataset)
     panel = figure.axes[3]
-    assert panel.get_title(loc="left").startswith("(d) graph: task correlation")
+    assert panel.get_title(loc="left").startswith(
+        "(d) task-relationship: task correlation"
+    )
     np.testing.assert_array_equal(panel.images[0].get_array(), [[1, 0.9], [0.9, 1]])
-    assert "the best-scoring of: mtgp, graph" in [t.get_text() for t in panel.texts]
+    texts = [t.get_text() for t in panel.texts]
+    assert "the best-scoring of: mtgp, task-relationship" in texts
+
+
+def test_plot_prefers_learned_relations_to_a_given_graph(tmp_path):
+    pytest.importorskip("matplotlib")
+    from skmtl._compare_plot import plot_comparison
+
+    dataset = _dataset(_frame(tasks=("a", "b")))
+    graph = _with_relations(_ran("graph", 0.9), 1.0, attribute="adjacency_")
+    results = [_ran("per-task", 0.5), _with_relations(_ran("mtgp", 0.6), 0.2), graph]
+    panel = plot_comparison(tmp_path / "f.png", results, dataset).axes[3]
+    assert panel.get_title(loc="left").startswith("(d) mtgp: task correlation")
+    # The graph alone is drawn when no model learned relations.
+    panel = plot_comparison(tmp_path / "f.png", [results[0], graph], dataset).axes[3]
+    assert panel.get_title(loc="left").startswith("(d) graph:")
 
 
 def test_mean_relations_aligns_the_tasks_by_label():
@@ -666,3 +692,103 @@ def test_mean_relations_aligns_the_tasks_by_label():
     np.testing.assert_allclose(matrix, expected, rtol=1e-15)
     assert labels.tolist() == ["a", "b", "c"]
     assert (quantity, n_splits) == ("task similarity", 2)
+
+
+def test_clustered_n_clusters_by_hand():
+    # ceil(sqrt(n_tasks / 2)), between 1 and n_tasks.
+    counts = [protocol.clustered_n_clusters(n) for n in (1, 2, 3, 8, 9, 139)]
+    assert counts == [1, 1, 2, 2, 3, 9]
+
+
+@pytest.mark.parametrize(
+    "name, estimator, params",
+    [
+        ("graph", "GraphRegularized", {"graph": "complete"}),
+        (
+            "clustered",
+            "ClusteredMultiTask",
+            {"etas": protocol.CLUSTERED_ETAS, "n_clusters": 2},
+        ),
+        ("task-relationship", "TaskRelationship", {}),
+    ],
+)
+@pytest.mark.parametrize("task_type", ["regression", "classification"])
+def test_models_with_relations_are_built_with_short_paths(
+    name, estimator, params, task_type
+):
+    spec = protocol.MODELS[name]
+    assert spec.relations and spec.multi_task and not spec.default
+    dataset = _dataset(_frame())  # three tasks
+    dataset.task_type = task_type
+    model = protocol.build_model(name, dataset, random_state=3)[-1]
+    kind = "Regressor" if task_type == "regression" else "Classifier"
+    assert type(model).__name__ == f"{estimator}{kind}CV"
+    expected = {"alphas": protocol.STRUCTURE_N_ALPHAS, "task_column": "store"}
+    assert {**expected, **params}.items() <= model.get_params().items()
+    assert (model.cv.n_splits, model.cv.random_state) == (protocol.INNER_FOLDS, 3)
+
+
+def test_task_relationship_matches_the_model_fitted_by_hand(tmp_path):
+    from skmtl.linear_model import TaskRelationshipRegressorCV
+    from skmtl.model_selection import TaskKFold
+
+    frame = _frame()
+    arguments = ("--models", "task-relationship", "--n-splits", "1")
+    status, report = _run(tmp_path, frame, *arguments)
+    assert status == 0
+
+    X_train, X_test, y_train, y_test = _split(frame)
+    features = ["price", "promo"]
+    scaler = StandardScaler().fit(X_train[features])
+
+    def prepare(X):
+        scaled = pd.DataFrame(scaler.transform(X[features]), columns=features)
+        return scaled.assign(store=X["store"].to_numpy())
+
+    cv = TaskKFold(5, task_column="store", shuffle=True, random_state=0)
+    model = TaskRelationshipRegressorCV(alphas=10, task_column="store", cv=cv)
+    model.fit(prepare(X_train), y_train)
+    result = _result(report, "task-relationship")
+    expected = r2_score(y_test, model.predict(prepare(X_test)))
+    assert result["per_split"]["explained_variance"][0] == pytest.approx(
+        expected, rel=RTOL
+    )
+    chosen = result["hyper_parameters"][0]
+    assert chosen["beta"] == pytest.approx(model.beta_, rel=1e-12)
+    assert chosen["ridge_ratio"] == model.ridge_ratio_
+
+
+def test_fitted_details_and_relations_of_a_clustered_model():
+    from skmtl.linear_model import ClusteredMultiTaskRegressor
+
+    frame = _frame(tasks=("a", "b", "c", "d"))
+    model = make_pipeline(
+        ClusteredMultiTaskRegressor(n_clusters=2, task_column="store")
+    )
+    model.fit(frame.drop(columns="units"), frame["units"].to_numpy())
+    fitted = model[-1]
+    details = protocol.fitted_details(model)
+    assert details["task_clusters"] == fitted.task_clusters_.tolist()
+    relations = protocol.fitted_relations(model)
+    np.testing.assert_array_equal(relations["matrix"], fitted.task_similarity_)
+    assert relations["labels"].tolist() == ["a", "b", "c", "d"]
+    assert relations["clusters"].tolist() == fitted.task_clusters_.tolist()
+    assert relations["attribute"] == "task_similarity_"
+
+
+def test_graph_model_runs_and_is_drawn(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "figure.png"
+    arguments = (
+        "--models",
+        "per-task",
+        "graph",
+        "--n-splits",
+        "1",
+        "--plot",
+        str(path),
+    )
+    status, report = _run(tmp_path, _frame(), *arguments)
+    assert status == 0
+    assert _result(report, "graph")["status"] == "ok"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
