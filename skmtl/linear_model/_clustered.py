@@ -5,7 +5,7 @@ from numbers import Integral, Real
 import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator
-from sklearn.cluster import KMeans
+from sklearn.cluster import AgglomerativeClustering
 from sklearn.utils._param_validation import Interval
 
 from ..penalties import ClusteredTasks
@@ -21,9 +21,6 @@ from ._penalized import (
     fill_doc,
 )
 from ._task_relationship import unit_diagonal
-
-#: Seed of the k-means that reads ``task_clusters_`` off ``cluster_matrix_``.
-CLUSTER_RANDOM_STATE = 0
 
 _RELATION_CONSTRAINTS = {
     "alpha": STRENGTH,
@@ -46,12 +43,13 @@ _NOTES = """
     work on ``W`` alone, with the proximal operator of the penalty.
 
     **Reading the clusters.** ``cluster_matrix_`` is the minimising ``M``
-    at the fitted ``W``. ``task_clusters_`` is k-means (scikit-learn's
-    :class:`~sklearn.cluster.KMeans`, ``n_init=10``, ``random_state=0``)
-    with ``n_clusters`` clusters on the rows of ``M^{1/2}``: the squared
+    at the fitted ``W``. ``task_clusters_`` cuts the Ward hierarchical
+    clustering (scikit-learn's
+    :class:`~sklearn.cluster.AgglomerativeClustering`, ``linkage="ward"``)
+    of the rows of ``M^{1/2}`` into ``n_clusters`` clusters: the squared
     distance of tasks ``s`` and ``t`` is ``M[s, s] + M[t, t] - 2 M[s, t]``,
-    so the labels depend on ``M`` only (kernel k-means with the kernel
-    ``M``). Clusters are numbered in the order of their first task in
+    so the labels depend on ``M`` only, deterministically (no random
+    start). Clusters are numbered in the order of their first task in
     ``tasks_``. ``task_similarity_`` is ``M`` scaled to a unit diagonal:
     one within a cluster and zero between clusters for a hard clustering.
 
@@ -94,10 +92,10 @@ def check_n_clusters(n_clusters, n_tasks):
 
 
 def cluster_labels(cluster_matrix, n_clusters):
-    """A cluster label per task from ``M``: k-means on the rows of ``M^{1/2}``.
+    """A cluster label per task from ``M``: Ward clustering of the rows of ``M^{1/2}``.
 
     Labels are numbered in the order of their first task, so that they do
-    not depend on k-means' own numbering.
+    not depend on the clustering's own numbering.
     """
     n_tasks = cluster_matrix.shape[0]
     if n_clusters == 1:
@@ -107,8 +105,10 @@ def cluster_labels(cluster_matrix, n_clusters):
     values, vectors = linalg.eigh(cluster_matrix, check_finite=False)
     # Rows of U sqrt(m): their inner products are M, whatever the eigenbasis.
     embedding = vectors * np.sqrt(np.clip(values, 0.0, None))
+    # Ward merges minimise the within-cluster sum of squares (the k-means
+    # objective) without a random start: labels are a function of M.
     labels = (
-        KMeans(n_clusters=n_clusters, n_init=10, random_state=CLUSTER_RANDOM_STATE)
+        AgglomerativeClustering(n_clusters=n_clusters, linkage="ward")
         .fit(embedding)
         .labels_
     )
