@@ -87,7 +87,7 @@ def _check_weights(weights, where):
     if np.any(bad):
         raise ValueError(
             f"The graph's edge weights must be finite and non-negative; got "
-            f"{weights[bad][0]!r} {where(np.argwhere(bad)[0])}. Use 0 for tasks "
+            f"{float(weights[bad][0])} {where(np.argwhere(bad)[0])}. Use 0 for tasks "
             "that are not related."
         )
 
@@ -118,7 +118,8 @@ def _array_adjacency(graph, tasks):
         )
 
     def where(index):
-        return f"at row {tasks[index[0]]!r}, column {tasks[index[1]]!r}"
+        row, column = _as_key(tasks[index[0]]), _as_key(tasks[index[1]])
+        return f"at row {row!r}, column {column!r}"
 
     _check_weights(adjacency, where)
     return adjacency
@@ -164,7 +165,8 @@ def _frame_adjacency(frame, tasks):
     values = _numeric(frame.to_numpy(), "DataFrame entries")
 
     def where(position):
-        return f"at row {index[position[0]]!r}, column {columns[position[1]]!r}"
+        row, column = _as_key(index[position[0]]), _as_key(columns[position[1]])
+        return f"at row {row!r}, column {column!r}"
 
     _check_weights(values, where)
     adjacency = np.zeros((len(tasks), len(tasks)))

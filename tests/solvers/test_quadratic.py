@@ -11,7 +11,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge
 
 from skmtl._tasks import check_task_data
+from skmtl.losses import SquaredLoss
+from skmtl.penalties import TaskGraph
 from skmtl.solvers import quadratic
+from skmtl.solvers.cvxpy import solve_cvxpy
 
 
 class Coupling:
@@ -225,3 +228,18 @@ def test_no_warning_when_converged(monkeypatch):
         warnings.simplefilter("error")
         result = quadratic.solve(data, Coupling(chain_coupling(5)), tol=1e-12)
     assert result.converged and result.gap <= 1e-12 * result.extra["null_objective"]
+
+
+@pytest.mark.parametrize("branch", ["cholesky", "pcg"])
+def test_task_graph_matches_the_cvxpy_reference(branch, monkeypatch):
+    # The package's reference solver, with the penalty's own cvxpy form.
+    rng = np.random.default_rng(10)
+    data, _ = long_data(rng, sizes=(9, 33, 14, 50, 21), p=4)
+    A = rng.uniform(size=(5, 5)) * (rng.uniform(size=(5, 5)) < 0.6)
+    penalty = TaskGraph(0.4, A, alpha_ridge=0.02)
+    if branch == "pcg":
+        monkeypatch.setattr(quadratic, "DENSE_MAX_SIZE", 0)
+    result = quadratic.solve(data, penalty)
+    assert result.extra["method"] == branch
+    reference = solve_cvxpy(data, SquaredLoss(), penalty, tol=1e-10)
+    assert abs(result.objective - reference.objective) <= 1e-6 * reference.objective
