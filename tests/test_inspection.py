@@ -255,3 +255,66 @@ def test_without_matplotlib_is_a_clear_import_error(monkeypatch):
         ImportError, match=r'needs matplotlib.*pip install "skmtl\[plot\]"'
     ):
         TaskRelationsDisplay.from_matrix(np.eye(2))
+
+
+def _three_clusters_of_tasks(seed=0):
+    """Wide data: 6 tasks in 3 clusters of equal coefficients, tasks shuffled."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(90, 4))
+    centres = 3 * rng.normal(size=(3, 4))
+    clusters = np.array([0, 1, 2, 1, 0, 2])
+    Y = X @ centres[clusters].T + 0.1 * rng.normal(size=(90, 6))
+    return X, Y, clusters
+
+
+def test_from_estimator_on_the_clustered_model_groups_its_clusters():
+    from sklearn.metrics import adjusted_rand_score
+
+    from skmtl.linear_model import ClusteredMultiTaskRegressor
+
+    X, Y, clusters = _three_clusters_of_tasks()
+    model = ClusteredMultiTaskRegressor(alpha=0.1, n_clusters=3).fit(X, Y)
+    display = TaskRelationsDisplay.from_estimator(model, ax=_axes())
+    order = display.order_
+    np.testing.assert_array_equal(
+        display.matrix_, model.task_similarity_[np.ix_(order, order)]
+    )
+    np.testing.assert_array_equal(display.clusters_, model.task_clusters_[order])
+    # The planted clusters are found and drawn side by side.
+    assert adjusted_rand_score(clusters, model.task_clusters_) == 1.0
+    assert _is_grouped(clusters[order])
+    assert display.quantity == "task similarity"
+
+
+def test_from_estimator_on_the_task_relationship_model():
+    from skmtl.linear_model import TaskRelationshipRegressor
+
+    X, Y, clusters = _three_clusters_of_tasks(seed=1)
+    model = TaskRelationshipRegressor(alpha=0.01, beta=0.01).fit(X, Y)
+    display = TaskRelationsDisplay.from_estimator(model, ax=_axes())
+    order = display.order_
+    np.testing.assert_array_equal(
+        display.matrix_, model.task_correlation_[np.ix_(order, order)]
+    )
+    assert display.clusters_ is None
+    # Tasks with equal coefficients are the most correlated: neighbours.
+    assert _is_grouped(clusters[order])
+
+
+def test_from_estimator_on_the_graph_model_draws_its_graph():
+    from skmtl.linear_model import GraphRegularizedRegressor
+
+    X, Y, _ = _three_clusters_of_tasks(seed=2)
+    edges = [(0, 4, 1.0), (1, 3, 2.0), (2, 5, 0.5)]
+    model = GraphRegularizedRegressor(alpha=0.1, graph=edges).fit(X, Y)
+    display = TaskRelationsDisplay.from_estimator(model, order=None, ax=_axes())
+    expected = np.zeros((6, 6))
+    for s, t, weight in edges:
+        expected[s, t] = expected[t, s] = weight
+    np.testing.assert_array_equal(display.matrix_, expected)
+    assert display.quantity == "task graph weight"
+    ordered = TaskRelationsDisplay.from_estimator(model, ax=_axes())
+    # Joined tasks are drawn side by side.
+    position = np.argsort(ordered.order_)
+    for s, t, _ in edges:
+        assert abs(position[s] - position[t]) == 1

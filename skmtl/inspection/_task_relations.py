@@ -96,8 +96,14 @@ class TaskRelationsDisplay:
 
     See Also
     --------
+    skmtl.linear_model.GraphRegularizedRegressor :
+        Given a task graph (``adjacency_``).
+    skmtl.linear_model.ClusteredMultiTaskRegressor :
+        Learns clusters of tasks (``task_similarity_``, ``task_clusters_``).
+    skmtl.linear_model.TaskRelationshipRegressor :
+        Learns a task covariance (``task_correlation_``).
     skmtl.gaussian_process.MultiTaskGaussianProcessRegressor :
-        Learns a task correlation (``task_correlation_``).
+        Learns a task covariance (``task_correlation_``).
 
     Examples
     --------
@@ -114,6 +120,23 @@ class TaskRelationsDisplay:
     (['b', 'c', 'a'], [1, 0, 0])
     >>> float(display.matrix_[1, 2])
     0.9
+
+    The relations a model learned: here tasks 0 and 2 have the same
+    coefficients, task 1 the opposite ones.
+
+    >>> from skmtl.linear_model import TaskRelationshipRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 3))
+    >>> w = np.array([1.0, -2.0, 0.5])
+    >>> Y = X @ np.array([w, -w, w]).T + 0.1 * rng.normal(size=(60, 3))
+    >>> model = TaskRelationshipRegressor(alpha=0.01, beta=0.01).fit(X, Y)
+    >>> display = TaskRelationsDisplay.from_estimator(model, ax=Figure().subplots())
+    >>> display.labels_.tolist()
+    [1, 2, 0]
+    >>> display.matrix_.round(2)
+    array([[ 1., -1., -1.],
+           [-1.,  1.,  1.],
+           [-1.,  1.,  1.]])
     """
 
     def __init__(
