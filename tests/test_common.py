@@ -9,6 +9,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skmtl.linear_model._cv import PathCVMixin
+from skmtl.linear_model._penalized import SmoothPathMixin
 from skmtl.utils.discovery import all_estimators
 
 # Estimators whose constructor needs an argument get it here; every other
@@ -26,6 +27,10 @@ def _short_path(estimator):
     if not isinstance(estimator, PathCVMixin):
         return estimator
     params = {"alphas": 2, "cv": 2, "eps": 0.1}
+    if issubclass(estimator._estimator_class, SmoothPathMixin):
+        # No strength zeroes a ridge-type penalty: the path starts where the
+        # penalty dominates, and its default end is where the data do.
+        del params["eps"]
     for grid in estimator._grid_params:
         params[grid] = [float(np.atleast_1d(getattr(estimator, grid))[0])]
     return estimator.set_params(**params)
@@ -76,7 +81,21 @@ _DUALITY_GAP_ESTIMATORS = tuple(
 )
 
 
-@parametrize_with_checks(list(_instances()))
+def _expected_failed_checks(estimator):
+    """Checks that contradict an estimator's documented contract, with why."""
+    if "n_clusters" in estimator.get_params():
+        return {
+            "check_methods_sample_order_invariance": (
+                "sets n_clusters=2 on one-task data; n_clusters may not exceed "
+                "the number of tasks, and fit says so"
+            )
+        }
+    return {}
+
+
+@parametrize_with_checks(
+    list(_instances()), expected_failed_checks=_expected_failed_checks
+)
 def test_sklearn_compatible_estimator(estimator, check):
     name = getattr(check, "func", check).__name__
     if (
