@@ -246,7 +246,7 @@ _SOLVER_DOC = """solver : {"auto", "exact", "admm", "fista", "cvxpy"}, default="
         ``"exact"``: the exact solver of the squared loss with a quadratic
         penalty (:mod:`skmtl.solvers.quadratic`): the block system of the
         per-task Gram matrices and the graph Laplacian, factored densely for
-        ``n_tasks * n_features <= 2000`` and solved by preconditioned
+        ``n_tasks * n_features <= 500`` and solved by preconditioned
         conjugate gradient beyond (never a dense matrix of that size);
         ``"admm"``, ``"fista"``: the iterative solvers of every penalised
         model; ``"cvxpy"``: the reference formulation. ``"auto"``:

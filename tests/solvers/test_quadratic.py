@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge
 
@@ -243,3 +244,27 @@ def test_task_graph_matches_the_cvxpy_reference(branch, monkeypatch):
     assert result.extra["method"] == branch
     reference = solve_cvxpy(data, SquaredLoss(), penalty, tol=1e-10)
     assert abs(result.objective - reference.objective) <= 1e-6 * reference.objective
+
+
+@pytest.mark.parametrize("branch", ["cholesky", "pcg"])
+def test_sparse_features_match_normal_equations(branch, monkeypatch):
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(70, 5)) * (rng.uniform(size=(70, 5)) < 0.4)
+    task = np.repeat([0, 1, 2], [15, 35, 20])
+    y = X @ rng.normal(size=5) + task + rng.normal(size=70)
+    s = rng.uniform(0.5, 2, size=70)
+    if branch == "pcg":
+        monkeypatch.setattr(quadratic, "DENSE_MAX_SIZE", 0)
+    data = check_task_data(
+        Ridge(),
+        sp.hstack([sp.csr_matrix(task[:, None]), sp.csr_matrix(X)]).tocsr(),
+        y,
+        task_column=0,
+        sample_weight=s,
+    )
+    K = chain_coupling(3)
+    result = quadratic.solve(data, Coupling(K), tol=0.0)
+    tasks = [(X[task == t], y[task == t], s[task == t]) for t in range(3)]
+    W, b = normal_equations(tasks, K)
+    np.testing.assert_allclose(result.coef, W, atol=1e-10)
+    np.testing.assert_allclose(result.intercept, b, atol=1e-10)
