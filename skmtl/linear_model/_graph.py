@@ -319,7 +319,7 @@ class GraphRegularizedRegressor(
     ordered pairs of tasks. It is a quadratic problem, solved exactly by
     default (:mod:`skmtl.solvers.quadratic`).
 
-    Read more in the :ref:`User Guide <user_guide>`.
+    Read more in the :ref:`User Guide <graph_regularized>`.
 
     Parameters
     ----------
@@ -432,7 +432,7 @@ class GraphRegularizedClassifier(
     For the multinomial loss ``w_t`` is the whole block of task ``t``
     (``coef_[t]``, all classes).
 
-    Read more in the :ref:`User Guide <user_guide>`.
+    Read more in the :ref:`User Guide <graph_regularized>`.
 
     Parameters
     ----------
@@ -642,6 +642,8 @@ class GraphRegularizedRegressorCV(
     point (mean held-out score) is refitted on all the data
     (:mod:`skmtl.linear_model._cv`, docs/architecture.rst).
 
+    Read more in the :ref:`User Guide <graph_regularized>`.
+
     Parameters
     ----------
     {cv_path}
@@ -718,6 +720,8 @@ class GraphRegularizedClassifierCV(
     ``ridge_ratios``; every fold fits it with warm starts, and the best
     point (mean held-out score) is refitted on all the data
     (:mod:`skmtl.linear_model._cv`, docs/architecture.rst).
+
+    Read more in the :ref:`User Guide <graph_regularized>`.
 
     Parameters
     ----------
