@@ -162,8 +162,10 @@ def solve(
     with np.errstate(over="ignore", invalid="ignore"):
         problem = GramProblem(design, fit_intercept)
         n_tasks, p = problem.correlation.shape
-        work = n_tasks * p * (p + n_tasks) + n_tasks**3
-        work += min(n_tasks * p, DENSE_MAX_SIZE) ** 3
+        # Multiply-adds of the largest calls: eigh(K), the Gram products,
+        # and the dense factorisation when there is one.
+        dense = n_tasks * p <= DENSE_MAX_SIZE and problem.gram.ndim == 3
+        work = n_tasks**3 + n_tasks * p * (p + n_tasks) + dense * (n_tasks * p) ** 3
         with blas_threads_for(work):
             result = _solve(
                 problem,
