@@ -174,6 +174,9 @@ def _frame_adjacency(frame, tasks):
     return adjacency
 
 
+_LIST_HINT = "(A list is read as edges: give a matrix as a numpy array or a DataFrame.)"
+
+
 def _edge_adjacency(edges, tasks):
     """An undirected edge list ``[(task_s, task_t[, weight]), ...]``."""
     ends, weights = [], []
@@ -181,7 +184,7 @@ def _edge_adjacency(edges, tasks):
         if not isinstance(edge, (list, tuple)) or len(edge) not in (2, 3):
             raise ValueError(
                 "Every edge of a graph given as a list must be (task_s, task_t) or "
-                f"(task_s, task_t, weight); got {edge!r} at position {k}."
+                f"(task_s, task_t, weight); got {edge!r} at position {k}. {_LIST_HINT}"
             )
         ends.extend(edge[:2])
         weights.append(edge[2] if len(edge) == 3 else 1.0)
@@ -199,7 +202,7 @@ def _edge_adjacency(edges, tasks):
         raise ValueError(
             f"The edge between {repeated[0]!r} and {repeated[1]!r} is given more "
             "than once (edges are undirected: (s, t) and (t, s) are the same "
-            "edge). Give every edge once, with its total weight."
+            f"edge). Give every edge once, with its total weight. {_LIST_HINT}"
         )
     adjacency = np.zeros((len(tasks), len(tasks)))
     # Undirected: both ordered pairs carry the edge's weight.

@@ -380,6 +380,16 @@ def test_bad_graph_raises(graph, words):
         _fit(graph)
 
 
+def test_nested_list_is_read_as_edges():
+    # A 3 x 3 matrix written as a list looks like three weighted edges.
+    matrix = [[0, 1, 1], [1, 0, 1], [1, 1, 0]]
+    X, Y = np.arange(12.0).reshape(4, 3), np.arange(12.0).reshape(4, 3)
+    with pytest.raises(ValueError, match="more than once.*give a matrix as a numpy"):
+        GraphRegularizedRegressor(graph=matrix).fit(X, Y)
+    model = GraphRegularizedRegressor(graph=np.array(matrix)).fit(X, Y)
+    np.testing.assert_array_equal(model.adjacency_, matrix)
+
+
 def test_unknown_graph_name_and_int_labels():
     with pytest.raises(InvalidParameterError, match="graph.*'complete'.*'chain'"):
         _fit("chain")
