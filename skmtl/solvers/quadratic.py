@@ -28,8 +28,8 @@ Stiefel 1952) with one of three preconditioners, the first two exact:
 - ``"pcg"``: larger problems never form ``M``. A product with ``M`` costs
   ``O(T d^2 + T^2 d)``; the preconditioner is ``I_T (x) Hbar + K (x) I_d``
   with ``Hbar`` the mean of the ``G_t``, applied as above through the
-  eigendecompositions of ``Hbar`` and ``K`` computed once, in
-  ``O(T^2 d + T d^2)`` per iteration. It is exact when the tasks' Gram
+  eigendecompositions of ``Hbar`` and ``K`` computed once (``O(d^3 + T^3)``),
+  in ``O(T^2 d + T d^2)`` per iteration. It is exact when the tasks' Gram
   matrices are equal, and otherwise gathers the coupling of the tasks
   (through ``K``) and the scale of the features (through ``Hbar``) into one
   cheap solve.
@@ -46,8 +46,8 @@ result is the bound. When ``K`` is singular (no ridge, for example a graph
 penalty with ``alpha_ridge = 0``) there is no such bound and the solver
 stops on the squared norm of the gradient ``||R||^2`` instead (the fallback
 of docs/architecture.rst). A residual at the rounding level of the products
-(``||R|| <= 1e3 eps (||r|| + ||M W||)``) also stops: no float64 iterate is
-closer. The residual is updated by the conjugate-gradient recursion and
+(``||R|| <= 1e3 eps (||r|| + ||M W||)``) also stops: it is then within
+the rounding error of its own computation, and no iteration can certify more. The residual is updated by the conjugate-gradient recursion and
 recomputed from ``W`` before every stop, so that the bound is that of the
 returned coefficients.
 
