@@ -16,13 +16,16 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.utils._param_validation import InvalidParameterError
 
+from skmtl._tasks import check_task_data
 from skmtl.linear_model import (
     GraphRegularizedClassifier,
     GraphRegularizedClassifierCV,
     GraphRegularizedRegressor,
     GraphRegularizedRegressorCV,
     MeanRegularizedRegressor,
+    TraceNormRegressor,
 )
+from skmtl.losses import LogisticLoss, SquaredLoss
 
 TIGHT = dict(tol=1e-10, max_iter=100_000)
 LABELS = ("north", "east", "south", "west")
@@ -398,11 +401,22 @@ def test_unknown_graph_name_and_int_labels():
         _fit([(1, 2)])
 
 
-def test_exact_solver_refuses_the_logistic_loss():
+def test_exact_solver_refuses_other_losses_and_penalties():
     # The classifier's solvers are those of the logistic loss.
     X, y = np.arange(8.0).reshape(-1, 1), np.array([0, 1] * 4)
     with pytest.raises(InvalidParameterError, match="solver"):
         GraphRegularizedClassifier(solver="exact").fit(X, y)
+    # Past the parameter checks, the dispatch refuses what it cannot solve.
+    data = check_task_data(Ridge(), X, y * 1.0)
+    classifier = GraphRegularizedClassifier().fit(X, y)
+    classifier.solver = "exact"
+    with pytest.raises(ValueError, match="quadratic penalty only; got the logistic"):
+        classifier._resolve_solver(data, LogisticLoss())
+    trace_norm = TraceNormRegressor()
+    trace_norm.solver = "exact"
+    with pytest.raises(ValueError, match="squared loss with the TraceNorm penalty"):
+        trace_norm._resolve_solver(data, SquaredLoss())
+    assert GraphRegularizedRegressor().fit(X, y * 1.0).solver_ == "exact"
 
 
 # --- CV, pickling, inputs ---------------------------------------------------
