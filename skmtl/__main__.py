@@ -282,7 +282,9 @@ def _output_arguments(compare):
         metavar="PATH",
         help="save a figure: per-task scores of the best multi-task model "
         "against the per-task baseline, scores over splits, features selected "
-        'by the joint-feature model (needs matplotlib: pip install "skmtl[plot]"). '
+        "by the joint-feature model and, when a model that relates the tasks "
+        "ran (graph, clustered, task-relationship, mtgp), its task relations "
+        '(needs matplotlib: pip install "skmtl[plot]"). '
         "Example: --plot out.png",
     )
     group.add_argument(

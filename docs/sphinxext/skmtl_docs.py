@@ -48,6 +48,7 @@ PUBLIC_MODULES = (
     "skmtl.baseline",
     "skmtl.datasets",
     "skmtl.gaussian_process",
+    "skmtl.inspection",
     "skmtl.linear_model",
     "skmtl.metrics",
     "skmtl.model_selection",
