@@ -164,6 +164,8 @@ class ClusteredMultiTaskRegressor(
     (:mod:`skmtl.solvers.admm`) or accelerated proximal gradient
     (:mod:`skmtl.solvers.fista`), stopping on the duality gap.
 
+    Read more in the :ref:`User Guide <clustered>`.
+
     Parameters
     ----------
     alpha : float, default=0.1
@@ -258,6 +260,8 @@ class ClusteredMultiTaskClassifier(
         over      0 <= M <= I, tr(M) = n_clusters
 
     minimised also over the shared intercept ``b_0``. {classifier_loss}
+
+    Read more in the :ref:`User Guide <clustered>`.
 
     Parameters
     ----------
@@ -385,6 +389,8 @@ class ClusteredMultiTaskRegressorCV(
     point (mean held-out score) is refitted on all the data
     (:mod:`skmtl.linear_model._cv`, docs/architecture.rst).
 
+    Read more in the :ref:`User Guide <clustered>`.
+
     Parameters
     ----------
     {cv_shared}
@@ -466,6 +472,8 @@ class ClusteredMultiTaskClassifierCV(
     ``n_clusters`` fixed; every fold fits it with warm starts, and the best
     point (mean held-out score) is refitted on all the data
     (:mod:`skmtl.linear_model._cv`, docs/architecture.rst).
+
+    Read more in the :ref:`User Guide <clustered>`.
 
     Parameters
     ----------

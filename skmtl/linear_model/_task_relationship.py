@@ -136,6 +136,8 @@ class TaskRelationshipRegressor(
     matrices (:mod:`skmtl.solvers.admm`) or accelerated proximal gradient
     (:mod:`skmtl.solvers.fista`), stopping on the duality gap.
 
+    Read more in the :ref:`User Guide <task_relationship>`.
+
     Parameters
     ----------
     alpha : float, default=0.01
@@ -231,6 +233,8 @@ class TaskRelationshipClassifier(
         over      Omega >= 0 (positive semi-definite), tr(Omega) = 1
 
     minimised also over the shared intercept ``b_0``. {classifier_loss}
+
+    Read more in the :ref:`User Guide <task_relationship>`.
 
     Parameters
     ----------
@@ -379,6 +383,8 @@ class TaskRelationshipRegressorCV(
     point (mean held-out score) is refitted on all the data
     (:mod:`skmtl.linear_model._cv`, docs/architecture.rst).
 
+    Read more in the :ref:`User Guide <task_relationship>`.
+
     Parameters
     ----------
     {cv_path}
@@ -459,6 +465,8 @@ class TaskRelationshipClassifierCV(
     ``ridge_ratios``; every fold fits it with warm starts, and the best
     point (mean held-out score) is refitted on all the data
     (:mod:`skmtl.linear_model._cv`, docs/architecture.rst).
+
+    Read more in the :ref:`User Guide <task_relationship>`.
 
     Parameters
     ----------
