@@ -41,6 +41,13 @@ from ._finite import (
 )
 from ._init import independent_start
 from ._kronecker import KroneckerPosterior, kronecker_log_marginal_likelihood
+from ._sparse import (
+    SparsePosterior,
+    TaskStructure,
+    check_inducing_kernels,
+    choose_inducing_points,
+    sparse_log_marginal_likelihood,
+)
 from ._task_kernel import HyperParameters, kernel_gradient, latent_kernels
 
 #: Below this matrix size the optimiser's BLAS calls run on one thread: they
@@ -55,6 +62,18 @@ SINGLE_THREAD_BELOW = 1000
 #: evaluation, and the final iterations on an ill-conditioned likelihood
 #: converge faster.
 LBFGS_MIN_MEMORY = 10
+
+#: ``solver="auto"`` uses an exact solver while the matrix it factorises
+#: (``N x N`` for the dense solver, ``n x n`` for the Kronecker solver) has at
+#: most this many rows, and the sparse solver above: one exact evaluation at
+#: 2,000 rows takes about a second on a laptop core, and the cost grows as
+#: the cube.
+EXACT_MAX_SIZE = 2000
+
+#: Rows of ``X`` on which ``fit`` checks whether kernel hyper-parameters on a
+#: bound are flat there, with the sparse solver (the check builds an
+#: ``n x n`` kernel matrix).
+_BOUND_CHECK_ROWS = 1000
 
 
 def _blas_threads_for(size):
@@ -226,18 +245,40 @@ class MultiTaskGaussianProcessRegressor(
         against GPy's 167 for 4 x 800 rows, see ``benchmarks/bench_mtgp.py``).
         ``"kernel"``: start from the hyper-parameters of ``kernel``, a small
         random ``A``, ``kappa = 1`` and noise 0.1.
-    solver : {"auto", "dense", "kronecker"}, default="auto"
+    solver : {"auto", "dense", "kronecker", "sparse"}, default="auto"
         ``"kronecker"`` needs every task observed at the same inputs (a wide
         ``Y`` without ``NaN``) and ``n_latent=1``; it uses eigendecompositions
         of ``K`` (n x n) and of the noise-whitened ``B`` (n_tasks x n_tasks)
         and costs ``O(n^3 + n_tasks^3 + n^2 n_tasks)`` per evaluation of the
         likelihood and its gradient. ``"dense"`` factorises the full
         covariance of the ``N`` observations, ``O(N^3)``, for any data and
-        any ``n_latent``. ``"auto"`` picks ``"kronecker"`` when it applies
-        and there are at least two tasks, else ``"dense"``. The choice is
-        ``solver_``.
+        any ``n_latent``. ``"sparse"`` maximises the collapsed variational
+        lower bound of Titsias (2009) with ``M`` inducing inputs (see
+        ``inducing_points``), ``O(N M^2)`` per evaluation for any data and
+        any ``n_latent`` (see Notes). ``"auto"`` picks an exact solver while
+        the matrix it factorises has at most 2,000 rows: ``"kronecker"``
+        when it applies, there are at least two tasks and there are at most
+        2,000 rows of ``X``; else ``"dense"`` for at most 2,000
+        observations; else ``"sparse"``. The choice is ``solver_``.
+    inducing_points : int or array-like of shape (M, n_features), default=500
+        Sparse solver only. An int ``M``: that many distinct training rows
+        (features without the task column) chosen by k-means++ seeding
+        (:func:`sklearn.cluster.kmeans_plusplus`, reproducible for a given
+        ``random_state``), so that they spread over the data; all distinct
+        rows if there are at most ``M``. An array: the inducing inputs
+        themselves. They are shared by all tasks and latent processes. The
+        ones used are ``inducing_points_``.
+    optimize_inducing : bool, default=False
+        Sparse solver only: also optimise the inducing inputs (``M x
+        n_features`` more parameters, with analytic gradients) along with the
+        hyper-parameters. This needs the gradient of the kernel with respect
+        to its inputs, available for ``ConstantKernel``, ``WhiteKernel``,
+        ``RBF``, ``Matern`` (``nu`` in 0.5, 1.5, 2.5, inf),
+        ``RationalQuadratic`` and their sums and products; ``fit`` raises a
+        ``ValueError`` for other kernels.
     max_dense_size : int or None, default=10_000
-        Largest number of observations the dense solver accepts. Above it
+        Largest number of observations the dense solver (when chosen
+        explicitly) accepts. Above it
         ``fit`` raises a ``ValueError`` (before allocating anything) that
         states the memory needed: a 10,000 x 10,000 matrix takes 0.75 GiB and
         the gradient needs several of them. ``None`` removes the limit.
@@ -273,8 +314,11 @@ class MultiTaskGaussianProcessRegressor(
         ``y`` (``alpha`` excluded).
     rank_ : int
         Rank of the ``A_q``.
-    solver_ : {"dense", "kronecker"}
+    solver_ : {"dense", "kronecker", "sparse"}
         The solver used.
+    inducing_points_ : ndarray of shape (M, n_features)
+        Sparse solver only: the inducing inputs (optimised if
+        ``optimize_inducing``).
     theta_ : ndarray of shape (n_params,)
         Fitted parameter vector: the ``theta`` of every kernel (log space,
         as scikit-learn), then for every latent process the entries of
@@ -285,6 +329,9 @@ class MultiTaskGaussianProcessRegressor(
         Bounds of ``theta_`` (infinite for the entries of ``A``).
     log_marginal_likelihood_value_ : float
         Log marginal likelihood of the normalised targets at ``theta_``.
+        With the sparse solver it is the variational lower bound on it at
+        ``theta_`` and ``inducing_points_`` (the exact value is not
+        computed), as is :meth:`log_marginal_likelihood`.
     X_train_ : ndarray of shape (n_rows, n_features)
         Training inputs: the rows of ``X`` (long format: grouped by task).
     y_train_ : ndarray of shape (n_observations,)
@@ -367,6 +414,28 @@ class MultiTaskGaussianProcessRegressor(
     scikit-learn's GPR with the noise in ``alpha``: ``std`` and covariances
     do not include ``noise_variance_``.
 
+    **Sparse solver.** The bound (Titsias 2009) is
+
+        F = log N(y | 0, Q + D) - tr(D^{-1} (K - Q)) / 2 <= log p(y),
+
+    with ``Q`` the Nystrom approximation of the covariance ``K`` of the
+    latent values through the inducing inputs ``Z`` and ``D`` the noise; it
+    equals the log marginal likelihood when ``Z`` holds every training input.
+    The inducing variables follow ``B_q = A_q A_q^T + diag(kappa_q)``: ``M``
+    values for each of the ``rank`` shared processes of every latent
+    process, and ``M`` values for the task-specific part of every task,
+    which only that task's observations see. The task-specific blocks are
+    eliminated task by task (in ``O(n_t M min(n_t, M))`` for a task with
+    ``n_t`` observations), so an evaluation of the bound and its gradient
+    costs ``O(N M^2 n_latent^2 rank + (n_latent rank M)^3)`` however many
+    tasks there are, and memory ``O(N M)``. Predictions come from the
+    optimal Gaussian distribution of the inducing values; building it costs
+    ``O(N M^2 + n_tasks M^3)`` once and stores ``n_tasks`` matrices of size
+    ``M x M (1 + rank)`` (times ``n_latent^2``). The independent start uses
+    at most 200 observations per task, as for the other solvers. A small
+    jitter (``1e-8`` times the mean prior variance) is added to the
+    diagonal of ``k(Z, Z)``.
+
     **Solvers.** With the dense solver ``fit`` stores a Cholesky factor of
     size ``N x N``; with the Kronecker solver an eigenbasis of size
     ``n x n``. While optimising, matrices smaller than 1000 x 1000 are
@@ -383,6 +452,9 @@ class MultiTaskGaussianProcessRegressor(
     Alvarez, M. A., Rosasco, L. and Lawrence, N. D. (2012). Kernels for
     vector-valued functions: a review. Foundations and Trends in Machine
     Learning 4(3), 195-266.
+
+    Titsias, M. (2009). Variational learning of inducing variables in sparse
+    Gaussian processes. AISTATS 12, 567-574.
 
     Saatci, Y. (2012). Scalable inference for structured Gaussian process
     models. PhD thesis, University of Cambridge.
@@ -431,7 +503,9 @@ class MultiTaskGaussianProcessRegressor(
         "optimizer": [StrOptions({"fmin_l_bfgs_b"}), callable, None],
         "n_restarts_optimizer": [Interval(Integral, 0, None, closed="left")],
         "init": [StrOptions({"independent", "kernel"})],
-        "solver": [StrOptions({"auto", "dense", "kronecker"})],
+        "solver": [StrOptions({"auto", "dense", "kronecker", "sparse"})],
+        "inducing_points": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "optimize_inducing": ["boolean"],
         "max_dense_size": [Interval(Integral, 1, None, closed="left"), None],
         "unknown_task": [StrOptions({"error"})],
         "random_state": ["random_state"],
@@ -451,6 +525,8 @@ class MultiTaskGaussianProcessRegressor(
         n_restarts_optimizer=0,
         init="independent",
         solver="auto",
+        inducing_points=500,
+        optimize_inducing=False,
         max_dense_size=10_000,
         unknown_task="error",
         random_state=None,
@@ -466,6 +542,8 @@ class MultiTaskGaussianProcessRegressor(
         self.n_restarts_optimizer = n_restarts_optimizer
         self.init = init
         self.solver = solver
+        self.inducing_points = inducing_points
+        self.optimize_inducing = optimize_inducing
         self.max_dense_size = max_dense_size
         self.unknown_task = unknown_task
         self.random_state = random_state
@@ -511,6 +589,10 @@ class MultiTaskGaussianProcessRegressor(
         self._store_training_data(data)
         self._layout = layout
         rng = check_random_state(self.random_state)
+        if self.solver_ == "sparse":
+            self.inducing_points_ = self._initial_inducing_points(rng)
+            if self.optimize_inducing and self.optimizer is not None:
+                check_inducing_kernels(layout.kernels)
         with _blas_threads_for(self._factorised_size()):
             self._check_finite_start(layout)
             theta, lml = self._optimize(layout, rng)
@@ -519,11 +601,36 @@ class MultiTaskGaussianProcessRegressor(
             warn_on_bounds(
                 layout,
                 theta,
-                self.X_train_,
+                self._bound_check_rows(rng),
                 self.tasks_,
                 self._target_mean_squares(),
             )
         return self
+
+    def _initial_inducing_points(self, rng):
+        """The inducing inputs the sparse solver starts from."""
+        if isinstance(self.inducing_points, Integral):
+            return choose_inducing_points(self.X_train_, self.inducing_points, rng)
+        Z = np.array(self.inducing_points, dtype=np.float64)
+        if Z.ndim != 2 or Z.shape[1] != self.n_features_in_ or not len(Z):
+            raise ValueError(
+                f"inducing_points must be an int or an array of shape "
+                f"(n_inducing, {self.n_features_in_}) (the features, without the "
+                f"task column); got an array of shape {Z.shape}. Pass inputs with "
+                f"the {self.n_features_in_} features of X."
+            )
+        if not np.isfinite(Z).all():
+            raise ValueError(
+                "inducing_points contains NaN or infinite values; pass finite inputs."
+            )
+        return Z
+
+    def _bound_check_rows(self, rng):
+        """Rows for the bound warnings: all of them, at most 1,000 if sparse."""
+        if self.solver_ != "sparse" or self._n_train_rows <= _BOUND_CHECK_ROWS:
+            return self.X_train_
+        chosen = rng.choice(self._n_train_rows, _BOUND_CHECK_ROWS, replace=False)
+        return self.X_train_[np.sort(chosen)]
 
     def _target_mean_squares(self):
         """Mean square of every task's targets, in normalised units.
@@ -549,7 +656,14 @@ class MultiTaskGaussianProcessRegressor(
         with np.errstate(all="ignore"):
             for kernel in kernels:
                 try:
-                    finite = np.isfinite(kernel(self.X_train_)).all()
+                    if self.solver_ == "sparse":
+                        # k(X, X) is what the sparse solver never builds.
+                        Z = self.inducing_points_
+                        finite = np.isfinite(kernel(self.X_train_, Z)).all() and (
+                            np.isfinite(kernel.diag(self.X_train_)).all()
+                        )
+                    else:
+                        finite = np.isfinite(kernel(self.X_train_)).all()
                 except OverflowError:  # Python float powers of parameters
                     finite = False
                 if not finite:
@@ -564,6 +678,7 @@ class MultiTaskGaussianProcessRegressor(
         """Size of the matrix decomposed at every likelihood evaluation."""
         if self.solver_ == "kronecker":
             return self._n_train_rows
+        # The sparse solver's products are N x M: as large as a dense N.
         return len(self.y_train_)
 
     def _default_kernel(self):
@@ -572,9 +687,12 @@ class MultiTaskGaussianProcessRegressor(
     def _resolve_solver(self, data):
         kronecker_applies = data.shared_design and self.n_latent == 1
         if self.solver == "auto":
-            if kronecker_applies and data.n_tasks > 1:
+            n_rows = data.X.shape[0]
+            if kronecker_applies and data.n_tasks > 1 and n_rows <= EXACT_MAX_SIZE:
                 return "kronecker"
-            return "dense"
+            if data.n_observations <= EXACT_MAX_SIZE:
+                return "dense"
+            return "sparse"
         if self.solver == "kronecker" and not kronecker_applies:
             reasons = []
             if not data.shared_design:
@@ -615,7 +733,13 @@ class MultiTaskGaussianProcessRegressor(
         return self.y_train_.reshape(self.n_tasks_, self._n_train_rows).T
 
     def _evaluate(self, layout, theta, eval_gradient):
-        """Log marginal likelihood (and gradient) of the stored data at ``theta``."""
+        """Log marginal likelihood (and gradient) of the stored data at ``theta``.
+
+        With the sparse solver, the bound; ``theta`` may then end with the
+        inducing inputs (raveled) when they are optimised.
+        """
+        if self.solver_ == "sparse":
+            return self._evaluate_sparse(layout, theta, eval_gradient)
         kernels, task_covariances, noise = layout.split(theta)
         noise = noise + self.alpha
         kernel_matrices = [kernel(self.X_train_) for kernel in kernels]
@@ -647,6 +771,56 @@ class MultiTaskGaussianProcessRegressor(
             for kernel, K_adjoint, K in zip(kernels, K_adjoints, kernel_matrices)
         ]
         return lml, layout.gradient(theta, kernel_grads, B_grads, noise_grad)
+
+    def _task_structure(self, layout, theta):
+        """The ``A_q`` and ``kappa_q`` of ``theta`` for the sparse solver."""
+        if layout.task_covariances[0].fixed:
+            ones = [np.ones((1, 1)) for _ in layout.kernels]
+            zeros = [np.zeros(1) for _ in layout.kernels]
+            return TaskStructure(ones, zeros, has_task_part=False)
+        unpacked = [
+            task_cov.unpack(layout.task_params(theta, q))
+            for q, task_cov in enumerate(layout.task_covariances)
+        ]
+        return TaskStructure([A for A, _ in unpacked], [k for _, k in unpacked])
+
+    def _evaluate_sparse(self, layout, theta, eval_gradient):
+        theta = np.asarray(theta, dtype=np.float64)
+        n_params = layout.n_params
+        Z = self.inducing_points_
+        with_inducing = len(theta) > n_params
+        if with_inducing:
+            Z = theta[n_params:].reshape(Z.shape)
+            theta = theta[:n_params]
+        kernels, _, noise = layout.split(theta)
+        structure = self._task_structure(layout, theta)
+        result = sparse_log_marginal_likelihood(
+            self.y_train_,
+            self.X_train_,
+            Z,
+            kernels,
+            structure,
+            noise + self.alpha,
+            self._observations,
+            eval_gradient=eval_gradient,
+            inducing_gradient=with_inducing,
+        )
+        if not eval_gradient:
+            return result
+        bound, (kernel_grads, A_grads, kappa_grads, noise_grad, Z_grad) = result
+        task_grads = []
+        if structure.has_task_part:
+            task_grads = [
+                np.concatenate([dA.ravel(), dkappa * kappa])
+                for dA, dkappa, kappa in zip(A_grads, kappa_grads, structure.kappa)
+            ]
+        log_noise_grad = noise * noise_grad
+        if layout.noise == "shared":
+            log_noise_grad = np.array([log_noise_grad.sum()])
+        gradient = np.concatenate([*kernel_grads, *task_grads, log_noise_grad])
+        if with_inducing:
+            gradient = np.concatenate([gradient, Z_grad.ravel()])
+        return bound, gradient
 
     def _optimize(self, layout, rng):
         """Return the best ``theta`` and its log marginal likelihood."""
@@ -684,14 +858,18 @@ class MultiTaskGaussianProcessRegressor(
         starts += [
             layout.initial(rng, restart=True) for _ in range(self.n_restarts_optimizer)
         ]
+        bounds = [layout.optimizer_bounds(start) for start in starts]
+        if self._optimizes_inducing():
+            # The inducing inputs, raveled, follow theta, without bounds.
+            Z = self.inducing_points_.ravel()
+            starts = [np.concatenate([start, Z]) for start in starts]
+            free = np.tile([-np.inf, np.inf], (len(Z), 1))
+            bounds = [np.vstack([b, free]) for b in bounds]
         optima = [
             self._constrained_optimization(
-                obj_func,
-                start,
-                layout.optimizer_bounds(start),
-                layout.kappa_positions(),
+                obj_func, start, bound, layout.kappa_positions()
             )
-            for start in starts
+            for start, bound in zip(starts, bounds)
         ]
         values = [func_min for _, func_min in optima]
         best = int(np.argmin(values))
@@ -701,7 +879,16 @@ class MultiTaskGaussianProcessRegressor(
                 "The log marginal likelihood",
                 where="at the hyper-parameters the optimiser found",
             )
+        if self._optimizes_inducing():
+            n_params = layout.n_params
+            self.inducing_points_ = theta[n_params:].reshape(
+                self.inducing_points_.shape
+            )
+            theta = theta[:n_params]
         return theta, -float(values[best])
+
+    def _optimizes_inducing(self):
+        return self.solver_ == "sparse" and self.optimize_inducing
 
     def _constrained_optimization(self, obj_func, initial_theta, bounds, kappa):
         if callable(self.optimizer):
@@ -746,7 +933,17 @@ class MultiTaskGaussianProcessRegressor(
         sd = np.sqrt(np.diag(covariance))
         self.task_correlation_ = covariance / np.outer(sd, sd)
         diagonal = noise + self.alpha
-        if self.solver_ == "kronecker":
+        if self.solver_ == "sparse":
+            self._posterior = SparsePosterior(
+                self.X_train_,
+                self.y_train_,
+                self.inducing_points_,
+                kernels,
+                self._task_structure(layout, theta),
+                diagonal,
+                self._observations,
+            )
+        elif self.solver_ == "kronecker":
             self._posterior = KroneckerPosterior(
                 self.X_train_,
                 self._train_matrix(),
@@ -783,7 +980,9 @@ class MultiTaskGaussianProcessRegressor(
         Returns
         -------
         log_likelihood : float
-            Log marginal likelihood of the (normalised) training targets.
+            Log marginal likelihood of the (normalised) training targets;
+            with the sparse solver, its variational lower bound at
+            ``inducing_points_``.
         log_likelihood_gradient : ndarray of shape (n_params,), optional
             Its gradient, if ``eval_gradient`` is True.
         """
@@ -793,6 +992,8 @@ class MultiTaskGaussianProcessRegressor(
                 raise ValueError("Gradient can only be evaluated for theta!=None")
             return self.log_marginal_likelihood_value_
         theta = np.asarray(theta, dtype=np.float64)
+        # Validates the shape: the sparse evaluation also takes longer vectors.
+        self._layout.split(theta)
         with _blas_threads_for(self._factorised_size()):
             return self._evaluate(self._layout, theta, eval_gradient)
 

@@ -533,12 +533,13 @@ def test_dense_size_guard_raises_before_allocating():
     X = np.column_stack([np.arange(n) % 2, np.linspace(0, 1, n)])
     y = np.zeros(n)
     with pytest.raises(ValueError) as error:
-        _model(task_column=0).fit(X, y)
+        _model(task_column=0, solver="dense").fit(X, y)
     message = str(error.value)
     assert "200,000 observations" in message
     assert "298.02 GiB" in message
     assert "max_dense_size=10,000" in message
     assert "subsample" in message and "Kronecker layout" in message
+    assert "solver='sparse'" in message
 
 
 def test_dense_size_guard_respects_max_dense_size():
