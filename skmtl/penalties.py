@@ -41,6 +41,24 @@ import numpy as np
 from scipy import linalg
 
 
+def stationarity_criterion(penalty, correlation, W):
+    """Squared norm of the objective's gradient: the stop where no dual is bounded.
+
+    ``correlation`` is the negative gradient of the data term in ``W``.
+    Without a bounded dual (``dual_value`` is ``-inf``) the solvers stop on
+    this instead of the duality gap: for a penalty that is zero (every
+    strength zero) it is ``||correlation||^2``; for a smooth penalty with a
+    flat direction (a task graph without ridge, a free shared mean), whose
+    gradient ``smooth_gradient(W)`` the optimum balances, it is
+    ``||correlation - smooth_gradient(W)||^2``, zero exactly at the optimum.
+    """
+    A = np.asarray(correlation, dtype=float)
+    smooth_gradient = getattr(penalty, "smooth_gradient", None)
+    if smooth_gradient is not None:
+        A = A - smooth_gradient(W)
+    return float(np.vdot(A, A))
+
+
 class MeanRegularization:
     """Mean-regularised penalty on ``w_t = w_0 + v_t`` (Evgeniou & Pontil 2004).
 
@@ -154,6 +172,12 @@ class MeanRegularization:
             self.alpha_mean * np.asarray(shared_coef),
             self.alpha * np.asarray(deviations),
         )
+
+    def smooth_gradient(self, W):
+        """Gradient of the one-argument form: ``alpha (w_t - wbar) + s wbar``."""
+        W = np.asarray(W, dtype=float)
+        mean = W.mean(axis=0)
+        return float(self.alpha) * (W - mean) + self._mean_strength(W.shape[0]) * mean
 
     def prox(self, W, step):
         """Proximal operator of ``step * P`` on ``W``: shrink deviations and mean.
@@ -898,6 +922,11 @@ class TaskGraph(_TaskRelationPenalty):
         M = _task_matrix(W)
         rotated = (vectors.T @ M) / (1.0 + step * values)[:, None]
         return (vectors @ rotated).reshape(np.shape(W))
+
+    def smooth_gradient(self, W):
+        """Gradient ``K W`` (on the task matrix of ``W``)."""
+        M = _task_matrix(W)
+        return (self.coupling() @ M).reshape(np.shape(W))
 
     def conjugate(self, G):
         """``tr(G^T K^{-1} G) / 2``; ``inf`` when ``K`` is singular."""

@@ -20,7 +20,12 @@ from scipy import linalg
 
 from skmtl._tasks import check_task_data
 from skmtl.losses import LogisticLoss, SquaredLoss
-from skmtl.penalties import ClusteredTasks, TaskGraph, TaskRelationship
+from skmtl.penalties import (
+    ClusteredTasks,
+    MeanRegularization,
+    TaskGraph,
+    TaskRelationship,
+)
 from skmtl.solvers import admm, fista, prox_newton
 from skmtl.solvers._scaling import Scaling
 from skmtl.solvers.cvxpy import solve_cvxpy
@@ -325,3 +330,50 @@ def test_logistic_loss_solvers_match_cvxpy(penalty, solver):
     got = _objective(data, loss, penalty, result.coef, result.intercept, 0.1)
     assert got <= expected * (1 + 1e-6)
     assert_allclose(result.coef, reference.coef, atol=1e-4)
+
+
+# --------------------------------------------------------------------------
+# penalties flat along a direction: no bounded dual, stop on the gradient
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "penalty",
+    [TaskGraph(0.7, _adjacency(4), 0.0), MeanRegularization(0.8, 0.0)],
+    ids=["graph_no_ridge", "mean_free"],
+)
+def test_smooth_gradient_is_the_derivative_of_the_value(penalty):
+    W = _coefficients((4, 3), seed=6)
+    step = 1e-6
+    numeric = np.zeros_like(W)
+    for index in np.ndindex(W.shape):
+        E = np.zeros_like(W)
+        E[index] = step
+        numeric[index] = (penalty.value(W + E) - penalty.value(W - E)) / (2 * step)
+    assert_allclose(penalty.smooth_gradient(W), numeric, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("solver", ["prox_newton", "fista", "admm"])
+def test_flat_graph_penalty_converges_to_the_cvxpy_solution(solver):
+    # Without ridge the graph penalty has no bounded conjugate; the solvers
+    # must stop on the gradient of the whole objective, not on that of the
+    # data term alone, which the optimum does not zero (before, this fit ran
+    # to max_iter and warned).
+    from skmtl.linear_model import GraphRegularizedClassifier, GraphRegularizedRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    Z = X @ rng.normal(size=(3, 3))
+    if solver == "admm":
+        Y, model = Z + rng.normal(size=Z.shape), GraphRegularizedRegressor
+    else:
+        Y, model = (Z > 0).astype(int), GraphRegularizedClassifier
+    params = dict(alpha=0.1, alpha_ridge=0.0, max_iter=300)
+    fitted = model(**params, solver=solver, tol=1e-10).fit(X, Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = model(**params, solver="cvxpy").fit(X, Y)
+    # cvxpy's exponential cones hold the logistic coefficients to about 1e-5.
+    assert_allclose(
+        fitted.coef_, reference.coef_, atol=1e-5 if solver == "admm" else 1e-4
+    )

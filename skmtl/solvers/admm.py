@@ -46,6 +46,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from .._config import blas_threads_for
+from ..penalties import stationarity_criterion
 from ._design import make_design
 from ._result import SolverResult
 from ._scaling import unscale_result
@@ -299,5 +300,5 @@ class _GapCheck:
         if np.isfinite(dual):
             self.gap = self.primal - dual
         else:
-            self.gap = float(np.vdot(correlation, correlation))
+            self.gap = stationarity_criterion(penalty, correlation, W)
         return self.gap <= self.threshold

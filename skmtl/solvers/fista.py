@@ -46,7 +46,7 @@ from scipy import optimize
 from sklearn.exceptions import ConvergenceWarning
 
 from .._config import blas_threads_for
-from ..penalties import L21
+from ..penalties import L21, stationarity_criterion
 from ._design import (
     bregman_term,
     conjugate_term,
@@ -551,9 +551,8 @@ class _GapCheck:
         if np.isfinite(dual):
             self.gap = primal - dual
         else:
-            # No bounded dual (no positive strength): the squared gradient
-            # norm is the criterion instead.
-            self.gap = float(np.vdot(correlation, correlation))
+            # No bounded dual: the squared gradient norm is the criterion.
+            self.gap = stationarity_criterion(penalty, correlation, W)
         self.primal = primal
         done = self.gap <= self.threshold
         return C, b + smooth.offset(W), z, done
