@@ -137,7 +137,8 @@ def test_dataframe_long_format_and_unknown_tasks():
 
 def test_classifier_multiclass_long_and_multilabel_wide():
     X, y, _ = _long_data(n_classes=3, n_per_task=(30, 40, 20))
-    model = _quiet_fit(MultiTaskMLPClassifier((6,), task_column=-1, random_state=0), X, y)
+    model = MultiTaskMLPClassifier((6,), task_column=-1, random_state=0)
+    model = _quiet_fit(model, X, y)
     proba = model.predict_proba(X)
     assert proba.shape == (len(y), 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
@@ -197,9 +198,7 @@ def test_each_step_gradient_is_unbiased_for_every_task():
     theta = _random_theta(problem)
     gradient = problem.value_and_gradient(theta, problem.batch())[1]
     rng = np.random.default_rng(0)
-    first_steps = [
-        epoch_steps(problem.task_index, 3, 4, rng)[0] for _ in range(4000)
-    ]
+    first_steps = [epoch_steps(problem.task_index, 3, 4, rng)[0] for _ in range(4000)]
     mean = np.mean(
         [
             problem.value_and_gradient(theta, problem.batch(index, scale=4))[1]
@@ -292,9 +291,7 @@ def test_layout_of_the_fitted_parameters():
     assert [c.shape for c in hard.coefs_] == [(3, 5), (5, 4), (3, 4, 3), (3, 3, 1)]
     assert [b.shape for b in hard.intercepts_] == [(5,), (4,), (3, 3), (3, 1)]
     assert hard.n_shared_layers_ == 2 and hard.n_layers_ == 5
-    soft = _quiet_fit(
-        MultiTaskMLPRegressor((5,), sharing="soft", **params), frame, y
-    )
+    soft = _quiet_fit(MultiTaskMLPRegressor((5,), sharing="soft", **params), frame, y)
     assert [c.shape for c in soft.coefs_] == [(3, 3, 5), (3, 5, 1)]
     assert soft.n_shared_layers_ == 0
 
