@@ -30,6 +30,11 @@ GATHER_MAX_OUTPUTS = 4
 #: Fewest tasks present in a batch for which gathering beats the task loop.
 GATHER_MIN_TASKS = 8
 
+#: Wider per-task layers stack the tasks' rows, zero-padded to the largest
+#: task, into one batched product when the padding at most multiplies the
+#: rows by this factor; otherwise (or for sparse rows) they loop over tasks.
+PAD_MAX_GROWTH = 4
+
 
 # --------------------------------------------------------------------------
 # activations (functions of the pre-activation; derivatives of the output)
@@ -259,12 +264,34 @@ class Batch:
         return self._row_matrix
 
     def gathers(self, A, n_outputs):
-        """Whether a per-task layer on ``A`` gathers weights or loops over tasks."""
+        """Whether a per-task layer on ``A`` gathers each row's task weights."""
         return (
             not sp.issparse(A)
             and n_outputs <= GATHER_MAX_OUTPUTS
             and len(self.segments) >= GATHER_MIN_TASKS
         )
+
+    def pads(self, A):
+        """Whether a per-task layer on ``A`` is one batched product over tasks."""
+        if sp.issparse(A) or len(self.segments) < 2:
+            return False  # one task's rows are a slice already
+        counts = [rows.stop - rows.start for _, rows in self.segments]
+        return self.n_tasks * max(counts) <= PAD_MAX_GROWTH * self.n_observations
+
+    def padded_positions(self):
+        """``(task, position)`` of every observation in a ``(n_tasks, m, .)`` stack."""
+        start = np.array([rows.start for _, rows in self.segments])
+        first = np.zeros(self.n_tasks, dtype=np.intp)
+        first[[t for t, _ in self.segments]] = start
+        position = np.arange(self.n_observations) - first[self.task_index]
+        return self.task_index, position, int(position.max()) + 1
+
+    def pad(self, A):
+        """Rows of ``A`` stacked by task, zero-padded: ``(n_tasks, m, width)``."""
+        task, position, size = self.padded_positions()
+        stacked = np.zeros((self.n_tasks, size, A.shape[1]))
+        stacked[task, position] = A
+        return stacked
 
 
 # --------------------------------------------------------------------------
@@ -281,6 +308,9 @@ def _task_forward(A, W, b, batch):
         for k in range(n_outputs):
             out[:, k] = np.einsum("ij,ij->i", A, W[task, :, k])
         return out + b[task]
+    if batch.pads(A):
+        task, position, _ = batch.padded_positions()
+        return np.matmul(batch.pad(A), W)[task, position] + b[task]
     out = np.zeros((A.shape[0], n_outputs))
     for t, rows in batch.segments:
         out[rows] = safe_sparse_dot(A[rows], W[t], dense_output=True) + b[t]
@@ -299,6 +329,13 @@ def _task_backward(A, W, delta, batch, grad_W, grad_b, need_input):
             if need_input:
                 grad_A += delta[:, k : k + 1] * W[task, :, k]
         return grad_A
+    if batch.pads(A):
+        task, position, _ = batch.padded_positions()
+        padded_delta = batch.pad(delta)
+        grad_W += np.matmul(batch.pad(A).transpose(0, 2, 1), padded_delta)
+        if not need_input:
+            return None
+        return np.matmul(padded_delta, W.transpose(0, 2, 1))[task, position]
     grad_A = np.zeros(A.shape) if need_input else None
     for t, rows in batch.segments:
         grad_W[t] += safe_sparse_dot(A[rows].T, delta[rows], dense_output=True)
@@ -419,9 +456,10 @@ def _add_penalties(layout, params, grads, alpha, sharing_alpha, scale):
             value += 0.5 * alpha * total * float(np.vdot(W, W))
             grad_coefs[k] += alpha * total * W
         else:
-            squares = np.einsum("tij,tij->t", W, W)
-            value += 0.5 * alpha * float(scale @ squares)
-            grad_coefs[k] += alpha * scale[:, None, None] * W
+            if alpha:
+                squares = np.einsum("tij,tij->t", W, W)
+                value += 0.5 * alpha * float(scale @ squares)
+                grad_coefs[k] += (alpha * scale)[:, None, None] * W
     if layout.sharing != "soft" or sharing_alpha == 0:
         return value
     trunk = [(coefs[k], grad_coefs[k]) for k in range(layout.n_trunk)]

@@ -175,15 +175,23 @@ class Adam:
         self.t = 0
 
     def step(self, theta, gradient):
+        """The updated parameters (``theta`` itself is updated in place)."""
         self.t += 1
-        self.first = ADAM_BETA_1 * self.first + (1 - ADAM_BETA_1) * gradient
-        self.second = ADAM_BETA_2 * self.second + (1 - ADAM_BETA_2) * gradient**2
+        # In place: the vectors hold every task's network.
+        self.first *= ADAM_BETA_1
+        self.first += (1 - ADAM_BETA_1) * gradient
+        gradient *= gradient
+        self.second *= ADAM_BETA_2
+        self.second += (1 - ADAM_BETA_2) * gradient
         rate = (
             self.learning_rate
             * np.sqrt(1 - ADAM_BETA_2**self.t)
             / (1 - ADAM_BETA_1**self.t)
         )
-        return theta - rate * self.first / (np.sqrt(self.second) + ADAM_EPSILON)
+        denominator = np.sqrt(self.second, out=gradient)
+        denominator += ADAM_EPSILON
+        theta -= rate * self.first / denominator
+        return theta
 
 
 class StoppingRule:
@@ -249,6 +257,7 @@ def fit_adam(
     """
     n_steps = max(1, -(-problem.n_observations // batch_size))
     adam = Adam(len(theta), learning_rate)
+    theta = theta.copy()
     rule = StoppingRule(tol, n_iter_no_change, validation_score is not None)
     loss_curve, validation_scores = [], []
     for _ in range(max_iter):
