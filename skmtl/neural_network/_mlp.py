@@ -163,7 +163,9 @@ class _BaseMultiTaskMLP(BaseEstimator):
             )
             self.loss_ = value
         else:
-            theta = self._fit_stochastic(data, targets, loss, n_outputs, theta)
+            theta = self._fit_stochastic(
+                data, targets, loss, n_outputs, theta, random_state
+            )
         coefs, intercepts = layout.unpack(theta.copy())
         self.coefs_, self.intercepts_ = coefs, intercepts
         self.n_layers_ = layout.n_layers + 1
@@ -172,10 +174,11 @@ class _BaseMultiTaskMLP(BaseEstimator):
         self._network_layout = layout
         return self
 
-    def _fit_stochastic(self, data, targets, loss, n_outputs, theta):
+    def _fit_stochastic(self, data, targets, loss, n_outputs, theta, random_state):
         """Adam, with a task-stratified validation split for early stopping."""
+        # Batches and split continue the stream that drew the initial weights.
         random_state = np.random.default_rng(
-            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+            random_state.randint(np.iinfo(np.int32).max)
         )
         train = np.arange(data.n_observations)
         validation_score = None
@@ -186,7 +189,7 @@ class _BaseMultiTaskMLP(BaseEstimator):
             validation_score = self._validation_scorer(
                 data, targets, held_out, loss, n_outputs
             )
-        problem = self._problem(_subset(data, train), targets[train], loss, n_outputs)
+        problem = self._problem(_Subset(data, train), targets[train], loss, n_outputs)
         batch_size = (
             min(200, len(train)) if self.batch_size == "auto" else self.batch_size
         )
@@ -212,7 +215,7 @@ class _BaseMultiTaskMLP(BaseEstimator):
     def _validation_scorer(self, data, targets, held_out, loss, n_outputs):
         """``theta -> score`` on the held-out observations, tasks weighted alike."""
         layout = self._layout(data, n_outputs)
-        sub = _subset(data, held_out)
+        sub = _Subset(data, held_out)
         batch = Batch(sub.X, sub.row_index, sub.task_index, data.n_tasks)
         weight = sub.sample_weight / np.bincount(
             sub.task_index, weights=sub.sample_weight, minlength=data.n_tasks
@@ -321,10 +324,6 @@ class _Subset:
         self.task_weights = np.bincount(
             self.task_index, weights=self.sample_weight, minlength=self.n_tasks
         )
-
-
-def _subset(data, index):
-    return _Subset(data, index)
 
 
 _PARAMETERS_DOC = """
