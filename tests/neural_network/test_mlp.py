@@ -353,3 +353,50 @@ def test_early_stopping_needs_a_task_with_two_observations():
     )
     with pytest.raises(ValueError, match="early_stopping=False"):
         model.fit(X, np.array([0.0, 1.0]))
+
+
+def test_no_hidden_layer_is_ridge_per_task():
+    """No hidden layer: task ``t`` minimises Ridge's objective divided by ``2 n_t``.
+
+    L-BFGS-B also stops on a relative decrease of the objective of about
+    2e-9, which leaves the coefficients about 1e-6 from the optimum.
+    """
+    from sklearn.linear_model import Ridge
+
+    X, y, sw = _long_data(n_per_task=(20, 30, 25))
+    model = MultiTaskMLPRegressor((), task_column=-1, alpha=3.0, tol=1e-10)
+    model.set_params(max_iter=1000).fit(X, y, sample_weight=sw)
+    for t in range(3):
+        rows = X[:, -1] == t
+        ridge = Ridge(alpha=3.0).fit(X[rows, :-1], y[rows], sample_weight=sw[rows])
+        np.testing.assert_allclose(model.coefs_[0][t, :, 0], ridge.coef_, atol=1e-5)
+        intercept = model.intercepts_[0][t, 0]
+        np.testing.assert_allclose(intercept, ridge.intercept_, atol=1e-5)
+
+
+def test_no_hidden_layer_classifier_is_logistic_regression_per_task():
+    """``alpha`` plays ``1 / C`` of sklearn's LogisticRegression (multinomial).
+
+    L-BFGS-B's stop on the relative decrease of the objective (about 2e-9)
+    ends this fit with gradient entries near 1e-5: the objective matches
+    sklearn's optimum to 1e-9, the coefficients to about 1e-4.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    X, y, _ = _long_data(n_classes=3, n_per_task=(30, 40, 35))
+    model = MultiTaskMLPClassifier((), task_column=-1, alpha=2.0, tol=1e-10)
+    model.set_params(max_iter=1000).fit(X, y)
+    coefs = [c.copy() for c in model.coefs_]
+    intercepts = [b.copy() for b in model.intercepts_]
+    for t in range(3):
+        rows = X[:, -1] == t
+        logistic = LogisticRegression(C=0.5, tol=1e-10, max_iter=10_000)
+        logistic.fit(X[rows, :-1], y[rows])
+        coefs[0][t], intercepts[0][t] = logistic.coef_.T, logistic.intercept_
+    np.testing.assert_allclose(model.coefs_[0], coefs[0], atol=1e-3)
+    problem = _problem(model, X, y)
+    ours = problem.layout.pack(model.coefs_, model.intercepts_)
+    theirs = problem.layout.pack(coefs, intercepts)
+    value = problem.value_and_gradient(ours, problem.batch())[0]
+    optimum = problem.value_and_gradient(theirs, problem.batch())[0]
+    assert optimum <= value <= optimum * (1 + 1e-9)
