@@ -402,8 +402,10 @@ def _bound_gradient(
                 -1, ranks[q], M
             )
             shared_start += width
-            Psi_grad[q][sl] += np.einsum("irm,r->im", block, structure.A[q][t])
-            A_grads[q][t] += np.einsum("irm,im->r", block, Psi[q])
+            # Contractions over the rank as small matrix products (einsum
+            # does not call BLAS here).
+            Psi_grad[q][sl] += np.matmul(block.transpose(0, 2, 1), structure.A[q][t])
+            A_grads[q][t] += np.sum(block * Psi[q][:, np.newaxis, :], axis=(0, 2))
             B_diag_grad = (
                 -0.5 * np.sum(_rows_of(inducing.k_diag[q], observations, sl)) / d
             )
