@@ -1,0 +1,218 @@
+"""Multi-task GP, sparse solver: School in one fit, and scaling in N.
+
+Two parts, in one process:
+
+(a) **School** (``skmtl.datasets.load_school``, long format, 27 features,
+    139 schools): 75% of every school for training (11,472 rows), the rest
+    for test. One fit of ``MultiTaskGaussianProcessRegressor`` (default
+    kernel, ``solver="auto"``, which picks the sparse solver, ``M``
+    inducing inputs) against ``RidgeCV`` per school and pooled
+    (``StandardScaler`` + ``RidgeCV`` on all schools); fit time and
+    explained variance on the held-out 25%.
+(b) **Scaling**: N = 2,000 / 10,000 / 50,000 training rows from a rank-2
+    ICM with 4 tasks (long format, every task at its own inputs, 3
+    features), 2,000 test rows. Fit time, peak traced memory
+    (``tracemalloc``, a lower bound: BLAS buffers are not seen) and test
+    RMSE of the sparse solver (``M`` inducing inputs) and of the exact dense
+    solver where it fits (N = 2,000). GPy's sparse coregionalised regression
+    is compared only when ``import GPy`` works.
+
+Run ``python benchmarks/bench_mtgp_sparse.py`` (several minutes on 2
+cores) or ``--quick`` (smaller sizes, under a minute). Results go to
+``benchmarks/results/mtgp_sparse[_quick].json``.
+"""
+
+import argparse
+import functools
+import os
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+from _harness import print_table, write_json
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import RidgeCV
+from sklearn.metrics import explained_variance_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skmtl.datasets import load_school
+from skmtl.gaussian_process import MultiTaskGaussianProcessRegressor
+
+try:  # GPy is optional.
+    import GPy  # noqa: F401
+except Exception as exc:
+    GPY_IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
+else:
+    GPY_IMPORT_ERROR = None
+
+FULL_SETTINGS = {"school_inducing": 100, "sizes": (2000, 10000, 50000), "M": 100}
+QUICK_SETTINGS = {"school_inducing": 30, "sizes": (1000, 3000), "M": 30}
+RIDGE_ALPHAS = np.logspace(-3, 3, 13)
+
+
+def school_split(seed=0):
+    """75% of every school (rounded down) for training, the rest for test."""
+    school = load_school()
+    X, y = school.data, school.target
+    rng = np.random.RandomState(seed)
+    train = []
+    for label in np.unique(X[:, 0]):
+        rows = rng.permutation(np.flatnonzero(X[:, 0] == label))
+        train.extend(rows[: int(0.75 * len(rows))])
+    train = np.sort(train)
+    test = np.setdiff1d(np.arange(len(y)), train)
+    return X[train], y[train], X[test], y[test]
+
+
+def _timed(func):
+    start = time.perf_counter()
+    result = func()
+    return result, time.perf_counter() - start
+
+
+def _peak(func):
+    tracemalloc.start()
+    try:
+        func()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def part_a(n_inducing):
+    X, y, X_test, y_test = school_split()
+    rows = []
+    gp = MultiTaskGaussianProcessRegressor(
+        task_column=0, inducing_points=n_inducing, random_state=0
+    )
+    gp, seconds = _timed(lambda: gp.fit(X, y))
+    rows.append(
+        {
+            "model": f"MTGP {gp.solver_}, M={n_inducing}",
+            "n_train": len(y),
+            "fit_s": seconds,
+            "explained_variance": explained_variance_score(y_test, gp.predict(X_test)),
+        }
+    )
+
+    def pooled():
+        model = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS))
+        return model.fit(X[:, 1:], y).predict(X_test[:, 1:])
+
+    prediction, seconds = _timed(pooled)
+    rows.append(
+        {
+            "model": "pooled RidgeCV",
+            "n_train": len(y),
+            "fit_s": seconds,
+            "explained_variance": explained_variance_score(y_test, prediction),
+        }
+    )
+
+    def per_task():
+        prediction = np.empty(len(y_test))
+        for label in np.unique(X[:, 0]):
+            train, test = X[:, 0] == label, X_test[:, 0] == label
+            model = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS))
+            model.fit(X[train, 1:], y[train])
+            prediction[test] = model.predict(X_test[test, 1:])
+        return prediction
+
+    prediction, seconds = _timed(per_task)
+    rows.append(
+        {
+            "model": "per-task RidgeCV",
+            "n_train": len(y),
+            "fit_s": seconds,
+            "explained_variance": explained_variance_score(y_test, prediction),
+        }
+    )
+    return rows
+
+
+def draw_icm(n_train, n_test, n_tasks=4, seed=0):
+    """Long-format data from a rank-2 ICM with an RBF kernel, 3 features."""
+    rng = np.random.RandomState(seed)
+    n = n_train + n_test
+    X = rng.uniform(-3, 3, size=(n, 3))
+    task = rng.randint(n_tasks, size=n)
+    # Two latent functions (random Fourier features of an RBF, l = 1).
+    W, b = rng.randn(3, 300), rng.uniform(0, 2 * np.pi, 300)
+    features = np.sqrt(2.0 / 300) * np.cos(X @ W + b)
+    latent = features @ rng.randn(300, 2)
+    mixing = rng.randn(n_tasks, 2)
+    f = np.sum(latent * mixing[task], axis=1)
+    y = f + 0.2 * rng.randn(n)
+    data = np.column_stack([task, X])
+    return data[:n_train], y[:n_train], data[n_train:], f[n_train:]
+
+
+def _fit_icm(solver, n_inducing, X, y):
+    model = MultiTaskGaussianProcessRegressor(
+        task_column=0,
+        rank=2,
+        solver=solver,
+        inducing_points=n_inducing,
+        random_state=0,
+    )
+    return model.fit(X, y)
+
+
+def part_b(sizes, n_inducing):
+    rows = []
+    for n_train in sizes:
+        X, y, X_test, f_test = draw_icm(n_train, 2000)
+        solvers = ["sparse"] + (["dense"] if n_train <= 2000 else [])
+        for solver in solvers:
+            fit = functools.partial(_fit_icm, solver, n_inducing, X, y)
+            model, seconds = _timed(fit)
+            rmse = np.sqrt(np.mean((model.predict(X_test) - f_test) ** 2))
+            memory = _peak(fit)
+            rows.append(
+                {
+                    "model": f"skmtl {solver}"
+                    + (f", M={n_inducing}" if solver == "sparse" else ""),
+                    "n_train": n_train,
+                    "fit_s": seconds,
+                    "peak_memory_MiB": memory / 2**20,
+                    "test_rmse": rmse,
+                    "bound_or_lml": model.log_marginal_likelihood_value_,
+                }
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (<1 min)")
+    parser.add_argument("--parts", default="ab", help="parts to run, e.g. 'b'")
+    args = parser.parse_args(argv)
+    settings = dict(QUICK_SETTINGS if args.quick else FULL_SETTINGS)
+    settings.update(
+        quick=args.quick,
+        gpy_import_error=GPY_IMPORT_ERROR,
+        load_average_at_start=os.getloadavg(),
+    )
+    if GPY_IMPORT_ERROR is not None:
+        print(f"GPy could not be imported ({GPY_IMPORT_ERROR}): skmtl only.")
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if "a" in args.parts:
+            part = part_a(settings["school_inducing"])
+            print_table(part, title="(a) School, one fit, held-out 25%")
+            rows += [dict(row, part="a") for row in part]
+        if "b" in args.parts:
+            part = part_b(settings["sizes"], settings["M"])
+            print_table(part, title="(b) rank-2 ICM, 4 tasks, long format")
+            rows += [dict(row, part="b") for row in part]
+    settings["load_average_at_end"] = os.getloadavg()
+    name = "mtgp_sparse_quick" if args.quick else "mtgp_sparse"
+    print(f"\nwrote {write_json(name, rows, settings=settings)}")
+
+
+if __name__ == "__main__":
+    main()
