@@ -372,6 +372,28 @@ def clustered_n_clusters(n_tasks):
     return int(min(n_tasks, max(1, np.ceil(np.sqrt(n_tasks / 2)))))
 
 
+def _mlp(kind, **params):
+    """Factory of ``MultiTaskMLP<kind>``: one hidden layer of 32 units.
+
+    Its strengths are fixed (not searched: a network is costly to fit on
+    every fold), at values that did well on School with raw targets.
+    """
+
+    def factory(task_column, inner_cv, random_state):
+        from . import neural_network
+
+        estimator = getattr(neural_network, f"MultiTaskMLP{kind}")
+        return estimator(
+            (32,),
+            max_iter=1000,
+            task_column=task_column,
+            random_state=random_state,
+            **params,
+        )
+
+    return factory
+
+
 def _mtgp_regressor(task_column, inner_cv, random_state):
     from .gaussian_process import MultiTaskGaussianProcessRegressor
 
@@ -528,6 +550,24 @@ MODELS = {
             _structure_model("TaskRelationship", "Classifier"),
             default=False,
             relations=True,
+        ),
+        ModelSpec(
+            "mlp-hard",
+            "network with hard parameter sharing: one trunk, a head per task "
+            "(fixed strengths); with --models",
+            True,
+            _mlp("Regressor", alpha=100.0),
+            _mlp("Classifier", alpha=1.0),
+            default=False,
+        ),
+        ModelSpec(
+            "mlp-soft",
+            "network with soft parameter sharing: a trunk per task, pulled to "
+            "their mean (fixed strengths); with --models",
+            True,
+            _mlp("Regressor", sharing="soft", alpha=100.0, sharing_alpha=100.0),
+            _mlp("Classifier", sharing="soft", alpha=1.0, sharing_alpha=1.0),
+            default=False,
         ),
         ModelSpec(
             "mtgp",

@@ -792,3 +792,38 @@ def test_graph_model_runs_and_is_drawn(tmp_path, capsys):
     assert status == 0
     assert _result(report, "graph")["status"] == "ok"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "name, params",
+    [
+        ("mlp-hard", {"alpha": 100.0}),
+        ("mlp-soft", {"sharing": "soft", "alpha": 100.0, "sharing_alpha": 100.0}),
+    ],
+)
+def test_mlp_matches_the_model_fitted_by_hand(tmp_path, name, params):
+    from skmtl.neural_network import MultiTaskMLPRegressor
+
+    frame = _frame()
+    status, report = _run(tmp_path, frame, "--models", name, "--n-splits", "1")
+    assert status == 0
+    spec = protocol.MODELS[name]
+    assert spec.multi_task and not spec.default
+
+    X_train, X_test, y_train, y_test = _split(frame)
+    features = ["price", "promo"]
+    scaler = StandardScaler().fit(X_train[features])
+
+    def prepare(X):
+        scaled = pd.DataFrame(scaler.transform(X[features]), columns=features)
+        return scaled.assign(store=X["store"].to_numpy())
+
+    model = MultiTaskMLPRegressor(
+        (32,), max_iter=1000, task_column="store", random_state=0, **params
+    )
+    model.fit(prepare(X_train), y_train)
+    expected = r2_score(y_test, model.predict(prepare(X_test)))
+    result = _result(report, name)
+    assert result["per_split"]["explained_variance"][0] == pytest.approx(
+        expected, rel=RTOL
+    )

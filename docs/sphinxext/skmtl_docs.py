@@ -52,6 +52,7 @@ PUBLIC_MODULES = (
     "skmtl.linear_model",
     "skmtl.metrics",
     "skmtl.model_selection",
+    "skmtl.neural_network",
     "skmtl.pipeline",
 )
 
