@@ -37,6 +37,7 @@ from . import __version__
 from ._compare import (
     LOGISTIC_FOLDS,
     MODELS,
+    MTGP_MAX_TRAINING_ROWS,
     CompareError,
     Dataset,
     ModelResult,
@@ -52,6 +53,7 @@ from ._compare import (
     one_hot_encoder,
     one_line,
     run_comparison,
+    training_size,
     unavailable_reason,
 )
 
@@ -256,6 +258,16 @@ def _protocol_arguments(compare):
         help="fits run in parallel (joblib); -1 for every core (default: 1). "
         "Example: --n-jobs 2",
     )
+    group.add_argument(
+        "--mtgp-max-rows",
+        type=int,
+        default=MTGP_MAX_TRAINING_ROWS,
+        metavar="N",
+        help="skip the multi-task GP above N training rows (default: "
+        f"{MTGP_MAX_TRAINING_ROWS}); above 2,000 observations it fits with its "
+        "sparse solver (100 inducing inputs), about 20-75 s per split on School. "
+        "Example: --mtgp-max-rows 20000",
+    )
 
 
 def _output_arguments(compare):
@@ -319,6 +331,10 @@ def _check_settings(args):
     if args.max_categories < 2:
         raise CompareError(
             f"--max-categories must be at least 2, got {args.max_categories}."
+        )
+    if args.mtgp_max_rows < 1:
+        raise CompareError(
+            f"--mtgp-max-rows must be at least 1, got {args.mtgp_max_rows}."
         )
     _check_data_options(args)
     _check_outputs(args)
@@ -1060,7 +1076,7 @@ def _data_line(dataset):
 # --------------------------------------------------------------------------
 
 
-def _select_models(args, dataset):
+def _select_models(args, dataset, splits):
     """The models to run, and the skipped ones with their reason."""
     defaults = [name for name, spec in MODELS.items() if spec.default]
     requested = list(dict.fromkeys(args.models)) if args.models else defaults
@@ -1068,8 +1084,15 @@ def _select_models(args, dataset):
     if unknown:
         raise CompareError(f"unknown model(s) {unknown}; available: {list(MODELS)}.")
     runnable, skipped = [], {}
+    n_train = training_size(dataset, splits)
     for name in requested:
         reason = unavailable_reason(name, dataset.task_type)
+        if reason is None and name == "mtgp" and n_train > args.mtgp_max_rows:
+            reason = (
+                f"{n_train:,} training observations > {args.mtgp_max_rows:,} "
+                "(--mtgp-max-rows): a multi-task GP costs O(N^3) time and "
+                "O(N^2) memory"
+            )
         if reason is None:
             runnable.append(name)
         else:
@@ -1218,6 +1241,7 @@ def _settings(args, task_type, requested):
         "cv": args.cv,
         "random_state": args.random_state,
         "n_jobs": args.n_jobs,
+        "mtgp_max_rows": args.mtgp_max_rows,
     }
 
 
@@ -1242,6 +1266,7 @@ def _command_line(settings):
         words += ["--n-splits", str(settings["n_splits"])]
         words += ["--test-size", f"{settings['test_size']:g}"]
     words += ["--random-state", str(settings["random_state"])]
+    words += ["--mtgp-max-rows", str(settings["mtgp_max_rows"])]
     return shlex.join(words)
 
 
@@ -1352,7 +1377,7 @@ def compare(args):
         random_state=args.random_state,
     )
     inner_folds = inner_folds_for(dataset, splits)
-    requested, runnable, skipped = _select_models(args, dataset)
+    requested, runnable, skipped = _select_models(args, dataset, splits)
     notes = [("data", _data_line(dataset)), *notes]
     notes += _protocol_notes(args, dataset, splits, inner_folds, runnable, skipped)
     if not args.quiet:

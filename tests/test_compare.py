@@ -336,6 +336,7 @@ def test_json_holds_the_settings_and_every_number(tmp_path, capsys):
         "cv": None,
         "random_state": 3,
         "n_jobs": 1,
+        "mtgp_max_rows": protocol.MTGP_MAX_TRAINING_ROWS,
     }
     assert [s["seed"] for s in report["protocol"]["splits"]] == [3, 4]
     assert report["data"]["task_sizes"] == {"a": 20, "b": 20, "c": 20}
@@ -413,30 +414,14 @@ def test_saved_model_is_the_refitted_best_model(tmp_path, capsys):
     np.testing.assert_allclose(model.predict(X), expected, rtol=RTOL)
 
 
-def test_mtgp_runs_with_the_sparse_solver_on_large_data(tmp_path, monkeypatch):
-    # The GP is never skipped: above the exact solvers' size it runs sparse.
-    # A limit of 10 observations makes the 45 training rows "large".
-    import skmtl.gaussian_process._mtgp as mtgp_module
-
-    monkeypatch.setattr(mtgp_module, "EXACT_MAX_SIZE", 10)
+def test_mtgp_is_skipped_above_the_row_limit(tmp_path, capsys):
     frame = _frame()
     arguments = ("--models", "per-task", "mtgp", "--n-splits", "1")
-    status, report = _run(tmp_path, frame, *arguments)
+    status, report = _run(tmp_path, frame, *arguments, "--mtgp-max-rows", "10")
     assert status == 0
-    result = _result(report, "mtgp")
-    assert result["status"] == "ok"
-
-    dataset = _dataset(frame)
-    split = protocol.make_splits(dataset, n_splits=1)[0]
-    model = protocol.build_model("mtgp", dataset, random_state=split.seed)
-    model.fit(dataset.X.iloc[split.train], dataset.y[split.train])
-    assert model[-1].solver_ == "sparse"
-    expected = r2_score(
-        dataset.y[split.test], model.predict(dataset.X.iloc[split.test])
-    )
-    assert result["per_split"]["explained_variance"][0] == pytest.approx(
-        expected, rel=1e-6
-    )
+    printed = capsys.readouterr().out
+    assert "mtgp skipped: 45 training observations > 10 (--mtgp-max-rows)" in printed
+    assert _result(report, "mtgp")["status"] == "skipped"
 
 
 def test_an_unavailable_model_is_skipped_with_its_reason(tmp_path, capsys, monkeypatch):
