@@ -66,6 +66,8 @@ def _estimators():
 
 
 ESTIMATORS = list(_estimators())
+#: Estimators fitted by non-convex optimisation (see the invariance test).
+_NON_CONVEX = ("MultiTaskMLPRegressor", "MultiTaskMLPClassifier")
 LAYOUTS = ("long", "wide", "single")
 # Powers of ten; a standard normal times 1e299 stays below float64's maximum.
 _SCALES = (-300, -150, -3, 0, 3, 150, 299)
@@ -272,6 +274,11 @@ def test_invariances_on_well_posed_input(estimator, layout):
         for name, values in _outputs(restored, X).items():
             np.testing.assert_array_equal(values, outputs[name], err_msg=name)
 
+        if type(estimator).__name__ in _NON_CONVEX:
+            # A network's objective has many minima: row order, task names
+            # and float32 change the rounding, and L-BFGS may stop in another
+            # one (as scikit-learn's MLPs do). Pickling must still round-trip.
+            return
         # The folds of a *CV estimator follow the row order and, to balance
         # fold sizes, the task order: only the plain estimators are invariant.
         plain = "cv" not in model.get_params(deep=False)

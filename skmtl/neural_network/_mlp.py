@@ -35,6 +35,31 @@ def _check_layer_sizes(sizes, name):
     return sizes
 
 
+#: Largest magnitude of a feature or a regression target the networks take:
+#: the products of weights and features, and the squared errors, stay far
+#: inside float64 below it, and overflow not far above (1e150 squared).
+MAX_MAGNITUDE = 1e100
+
+
+def _check_magnitudes(values, what, advice):
+    """Refuse features or targets beyond :data:`MAX_MAGNITUDE` with a clear error."""
+    values = values.data if hasattr(values, "tocsr") else np.asarray(values)
+    finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+    largest = float(np.max(np.abs(finite), initial=0.0))
+    if largest > MAX_MAGNITUDE:
+        raise ValueError(
+            f"The {what} reach {largest:.3g} in magnitude, above the supported "
+            f"{MAX_MAGNITUDE:.0e}: a network's products of weights and inputs, "
+            f"and its squared errors, overflow float64 there. {advice}"
+        )
+
+
+_FEATURE_ADVICE = (
+    "Scale the features first, for example with "
+    "skmtl.pipeline.TaskColumnPassthrough(StandardScaler())."
+)
+
+
 _CONSTRAINTS = {
     "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
     "task_hidden_layer_sizes": [
@@ -498,6 +523,12 @@ class MultiTaskMLPRegressor(MultiTaskRegressorMixin, _BaseMultiTaskMLP):
         data = check_task_data(
             self, X, y, task_column=self.task_column, sample_weight=sample_weight
         )
+        _check_magnitudes(data.X, "features", _FEATURE_ADVICE)
+        _check_magnitudes(
+            data.y,
+            "targets",
+            "Divide the targets by a constant first, or standardise them.",
+        )
         return self._fit_network(data, data.y, "squared", 1)
 
     def predict(self, X):
@@ -601,6 +632,7 @@ class MultiTaskMLPClassifier(
             sample_weight=sample_weight,
             y_numeric=False,
         )
+        _check_magnitudes(data.X, "features", _FEATURE_ADVICE)
         targets, loss, n_classes = _classification_problem(self, data)
         if loss.name == "multinomial":
             return self._fit_network(data, targets, "multinomial", n_classes)

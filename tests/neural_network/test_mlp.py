@@ -403,3 +403,21 @@ def test_no_hidden_layer_classifier_is_logistic_regression_per_task():
     value = problem.value_and_gradient(ours, problem.batch())[0]
     optimum = problem.value_and_gradient(theirs, problem.batch())[0]
     assert optimum <= value <= optimum * (1 + 1e-8)
+
+
+@pytest.mark.parametrize("where", ["features", "targets"])
+def test_extreme_magnitudes_are_refused_clearly(where):
+    from skmtl.neural_network import MultiTaskMLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 2))
+    y = rng.normal(size=20)
+    if where == "features":
+        X = X * 1e150
+    else:
+        y = y * 1e150
+    X_before, y_before = X.copy(), y.copy()
+    with pytest.raises(ValueError, match=rf"The {where} reach .* above the supported"):
+        MultiTaskMLPRegressor((3,), random_state=0).fit(X, y)
+    np.testing.assert_array_equal(X, X_before)
+    np.testing.assert_array_equal(y, y_before)
