@@ -47,7 +47,8 @@ penalty with ``alpha_ridge = 0``) there is no such bound and the solver
 stops on the squared norm of the gradient ``||R||^2`` instead (the fallback
 of docs/architecture.rst). A residual at the rounding level of the products
 (``||R|| <= 1e3 eps (||r|| + ||M W||)``) also stops: it is then within
-the rounding error of its own computation, and no iteration can certify more. The residual is updated by the conjugate-gradient recursion and
+the rounding error of its own computation, and no iteration can certify
+more. The residual is updated by the conjugate-gradient recursion and
 recomputed from ``W`` before every stop, so that the bound is that of the
 returned coefficients.
 
