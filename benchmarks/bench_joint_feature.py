@@ -1,14 +1,15 @@
 """Joint-feature (L2,1) models: skmtl against scikit-learn, skglm and cvxpy.
 
 Every candidate is evaluated with one objective function written here from
-DESIGN section 3 (not with any solver's own value). Solvers stop on different
-criteria: skmtl on ``gap <= tol P(0)`` (``P(0)`` the intercept-only
-objective), scikit-learn's ``MultiTaskLasso`` on ``gap <= tol ||Y - mean||^2
-/ n = 2 tol P(0)``, skglm on a KKT violation. Where a case says *equal
-objective*, each library's ``tol`` is tightened over the ladder 1e-2, 1e-3,
-..., 1e-12 and the first fit whose objective is ``<= F* (1 + rtol)`` is timed
-(column ``tol``; ``reached`` says whether one did; ``objective_rel_diff`` is
-``(F - F*) / F*``, negative when better than ``F*``).
+docs/user_guide/regularization.rst (not with any solver's own value).
+Solvers stop on different criteria: skmtl on ``gap <= tol P(0)`` (``P(0)``
+the intercept-only objective), scikit-learn's ``MultiTaskLasso`` on ``gap <=
+tol ||Y - mean||^2 / n = 2 tol P(0)``, skglm on a KKT violation. Where a
+case says *equal objective*, each library's ``tol`` is tightened over the
+ladder 1e-2, 1e-3, ..., 1e-12 and the first fit whose objective is ``<= F*
+(1 + rtol)`` is timed (column ``tol``; ``reached`` says whether one did;
+``objective_rel_diff`` is ``(F - F*) / F*``, negative when better than
+``F*``).
 
 Cases of issue 5 (``--case NAME``; all cases run without ``--case``):
 
@@ -308,7 +309,7 @@ def case_cv(args):
 
 
 def long_objective_arrays(features, task, y, loss="squared"):
-    """The objective of DESIGN section 3 in long format, on arrays.
+    """The objective of docs/user_guide/regularization.rst, long format, arrays.
 
     Returns ``(labels, value)``: the sorted task labels (the order of the
     rows of ``coef_``) and ``value(coef, intercept, alpha)``.
