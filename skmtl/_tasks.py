@@ -734,6 +734,10 @@ def check_task_data(
     estimator.n_tasks_ = data.n_tasks
     estimator._task_layout = data.layout
     _check_task_weights(data)
+    # The sizes of the tasks of fit, for the weight of a new task's rows.
+    estimator._source_task_weights = data.task_weights
+    if hasattr(estimator, "new_tasks_"):
+        del estimator.new_tasks_
     return data
 
 
@@ -916,3 +920,128 @@ def per_task_rows(task_index, n_tasks):
     for t in range(n_tasks):
         if offsets[t + 1] > offsets[t]:
             yield t, order[offsets[t] : offsets[t + 1]]
+
+
+# --------------------------------------------------------------------------
+# new tasks (transfer)
+# --------------------------------------------------------------------------
+
+
+def n_source_tasks(estimator):
+    """Number of tasks of ``fit``: ``tasks_`` minus those of ``fit_new_tasks``."""
+    return estimator.n_tasks_ - len(getattr(estimator, "new_tasks_", ()))
+
+
+def source_row_weight(estimator):
+    """Weight of one row of a new task in its data term: ``1 / n_bar``.
+
+    ``n_bar`` is the mean size (sum of sample weights) of the tasks of
+    ``fit``. A new task's data term is ``(1 / n_bar) sum_i s_i loss_i``, so
+    its rows count as rows of an average source task do: with a few rows the
+    prior learned from the source tasks dominates, with many rows the task's
+    own data (docs/user_guide/transfer.rst).
+    """
+    return 1.0 / float(np.mean(estimator._source_task_weights))
+
+
+def check_new_task_data(estimator, X, y, *, sample_weight=None, y_numeric=True):
+    """Validate the rows of new tasks for ``fit_new_tasks``.
+
+    The estimator must be fitted in long format. The features are checked
+    against those of fit (count and names); the task labels must not be
+    tasks of fit. Tasks added by an earlier ``fit_new_tasks`` may appear
+    again: every call starts again from the source tasks.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        Has the attributes set by :func:`check_task_data`.
+    X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
+        Features and the task column.
+    y : array-like of shape (n_samples,)
+        Targets of the new tasks.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the rows.
+    y_numeric : bool, default=True
+        Convert targets to float64 (regression); keep labels otherwise.
+
+    Returns
+    -------
+    data : TaskData
+        The rows of the new tasks only; ``data.tasks`` are the new labels.
+    """
+    check_is_fitted(estimator, "tasks_")
+    name = type(estimator).__name__
+    if estimator._task_layout != "long":
+        raise ValueError(
+            f"fit_new_tasks adds tasks given by a task column (long format), but "
+            f"this {name} was fitted in {estimator._task_layout} format "
+            "(task_column=None). Refit with the new tasks' columns of Y "
+            "instead."
+        )
+    if y is None:
+        raise ValueError(f"{name}.fit_new_tasks requires y; got None.")
+    if not _is_dataframe(y) and not hasattr(y, "to_numpy"):
+        y = np.asarray(y)
+    features, labels, column = split_task_column(X, estimator.task_column_)
+    _check_lengths(len(labels), y)
+    if np.ndim(y) != 1 and not (np.ndim(y) == 2 and np.shape(y)[1] == 1):
+        raise ValueError(
+            f"y must be 1-D in long format (task column {column!r}); got shape "
+            f"{np.shape(y)}."
+        )
+    require_features(features, column)
+    features = _check_features(
+        estimator, features, reset=False, accept_sparse=("csr", "csc")
+    )
+    source = estimator.tasks_[: n_source_tasks(estimator)]
+    seen = lookup_tasks(source, labels) >= 0
+    if seen.any():
+        raise ValueError(
+            f"Task(s) {format_labels(unique_in_order(labels[seen]))} in the task "
+            f"column {column!r} were seen during fit; fit_new_tasks adds tasks "
+            "the model has not seen and leaves the fitted tasks as they are. "
+            "Pass only rows of new tasks, or refit with fit to update the "
+            "fitted ones."
+        )
+    y = _check_targets_1d(y, y_numeric)
+    sample_weight = _check_sample_weight(
+        sample_weight, features, dtype=np.float64, ensure_non_negative=True
+    )
+    tasks, task_index = unique_tasks(labels, column)
+    order = np.argsort(task_index, kind="stable")
+    data = TaskData(
+        X=features[order],
+        y=y[order],
+        task_index=task_index[order],
+        sample_weight=sample_weight[order],
+        tasks=tasks,
+        layout="long",
+        input_position=order,
+        n_samples_in=features.shape[0],
+    )
+    _check_task_weights(data)
+    return data
+
+
+def add_new_tasks(estimator, new_tasks):
+    """Set ``tasks_``, ``n_tasks_`` and ``new_tasks_`` after ``fit_new_tasks``.
+
+    The new tasks follow the tasks of fit, in the order of ``new_tasks``;
+    those of an earlier ``fit_new_tasks`` call are dropped.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+    new_tasks : ndarray of shape (n_new_tasks,)
+        Labels of the new tasks (``TaskData.tasks`` of
+        :func:`check_new_task_data`).
+    """
+    source = estimator.tasks_[: n_source_tasks(estimator)]
+    new_tasks = np.asarray(new_tasks)
+    if new_tasks.dtype.kind != source.dtype.kind:
+        # Integer source labels and string new ones: keep each label as is.
+        source, new_tasks = source.astype(object), new_tasks.astype(object)
+    estimator.tasks_ = np.concatenate([source, new_tasks])
+    estimator.n_tasks_ = len(estimator.tasks_)
+    estimator.new_tasks_ = np.asarray(new_tasks).copy()
