@@ -19,8 +19,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._config import blas_threads_for
 from .._tasks import (
+    add_new_tasks,
+    check_new_task_data,
     check_predict_data,
     check_task_data,
+    lookup_tasks,
+    n_source_tasks,
     split_task_column,
     unique_in_order,
     unknown_task_error,
@@ -49,6 +53,7 @@ from ._sparse import (
     sparse_log_marginal_likelihood,
 )
 from ._task_kernel import HyperParameters, kernel_gradient, latent_kernels
+from ._transfer import adapt_new_tasks, task_units, transfer_posterior
 
 #: Below this matrix size the optimiser's BLAS calls run on one thread: they
 #: are too small to gain from threads, and OpenBLAS's thread synchronisation
@@ -507,7 +512,7 @@ class MultiTaskGaussianProcessRegressor(
         "inducing_points": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "optimize_inducing": ["boolean"],
         "max_dense_size": [Interval(Integral, 1, None, closed="left"), None],
-        "unknown_task": [StrOptions({"error"})],
+        "unknown_task": [StrOptions({"error", "shared"})],
         "random_state": ["random_state"],
     }
 
@@ -605,6 +610,60 @@ class MultiTaskGaussianProcessRegressor(
                 self.tasks_,
                 self._target_mean_squares(),
             )
+        return self
+
+    def fit_new_tasks(self, X, y, sample_weight=None):
+        """Add tasks the model was not fitted on, keeping the source tasks fixed.
+
+        Every new task ``n`` gets its own row of the task covariance, its
+        loadings ``a_q`` (a row of ``A_q`` of each latent process) and own
+        variances ``kappa_q``, and its noise variance (fixed to the shared
+        one with ``noise="shared"``). They maximise the log likelihood of its
+        rows given the source data, ``log p(y_n | y_source)``; the kernels,
+        the source tasks' rows of ``A_q``, their ``kappa_q`` and noise stay
+        as fitted, so the source tasks' predictions do not change. The GP
+        likelihood weighs the rows of every task itself: no row weighting is
+        needed. The optimiser (L-BFGS-B, at most 200 iterations) starts from
+        the average task of ``unknown_task="shared"`` and from the rows of 3
+        source tasks drawn with ``random_state``; the best run is kept.
+
+        New tasks are independent of each other given the source tasks:
+        each is conditioned on the source data and its own rows. Their
+        targets are in the units of an average source task (see Notes), and
+        their mean is an unknown offset whose prior variance is that of the
+        source tasks' means. Each call replaces the tasks added by the
+        previous one; ``fit`` removes them.
+
+        The source posterior is extended once per fit; after that a new task
+        with ``k`` rows costs one posterior covariance of its rows (with the
+        dense solver ``O(k N^2)``, ``O(k M^2)`` with the sparse solver) and
+        ``O(k^3)`` per likelihood evaluation; the source rows are not
+        needed again.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_columns)
+            Rows of the new tasks, with the task column (long format only).
+        y : array-like of shape (n_samples,)
+            Their targets.
+        sample_weight : None
+            Not supported, as in ``fit``: a ``TypeError`` if given.
+
+        Returns
+        -------
+        self : object
+            The estimator, with ``new_tasks_`` added to ``tasks_``.
+        """
+        if sample_weight is not None:
+            raise TypeError(
+                f"{type(self).__name__} does not support sample weights: its "
+                "fit takes none and the Gaussian likelihood has no row weights. "
+                "Call fit_new_tasks(X, y) without sample_weight (repeat rows "
+                "only if they are repeated observations)."
+            )
+        data = check_new_task_data(self, X, y)
+        adapt_new_tasks(self, data)
+        add_new_tasks(self, data.tasks)
         return self
 
     def _initial_inducing_points(self, rng):
@@ -1009,12 +1068,25 @@ class MultiTaskGaussianProcessRegressor(
         n_rows = Xq.shape[0]
         if data.layout == "long":
             unknown = data.unknown
+            tasks = data.task_index
             if unknown.any():
                 _, labels, name = split_task_column(X, self.task_column_)
-                raise unknown_task_error(
-                    unique_in_order(labels[unknown]), self.tasks_, name
+                unknown_labels = unique_in_order(labels[unknown])
+                if self.unknown_task == "error":
+                    raise unknown_task_error(
+                        unknown_labels,
+                        self.tasks_,
+                        name,
+                        " To predict them as an average task, set "
+                        "unknown_task='shared'; to adapt to their rows, use "
+                        "fit_new_tasks.",
+                    )
+                # One average task per unknown label, after the known tasks.
+                tasks = tasks.copy()
+                tasks[unknown] = self.n_tasks_ + lookup_tasks(
+                    np.array(unknown_labels, dtype=object), labels[unknown]
                 )
-            return Xq, np.arange(n_rows), data.task_index, "long"
+            return Xq, np.arange(n_rows), tasks, "long"
         rows = np.repeat(np.arange(n_rows), self.n_tasks_)
         tasks = np.tile(np.arange(self.n_tasks_), n_rows)
         return Xq, rows, tasks, data.layout
@@ -1052,18 +1124,19 @@ class MultiTaskGaussianProcessRegressor(
                 "At most one of return_std or return_cov can be requested."
             )
         Xq, rows, tasks, layout = self._query_pairs(X)
-        mean, variance = self._posterior.mean_and_variance(
+        posterior = self._posterior_for(tasks)
+        mean, variance = posterior.mean_and_variance(
             Xq, rows, tasks, return_variance=return_std
         )
         _check_finite_predictions(mean, variance)
-        scale = self._y_train_std[tasks]
-        mean = self._shape_output(mean * scale + self._y_train_mean[tasks], layout)
+        location, scale = task_units(self, tasks)
+        mean = self._shape_output(mean * scale + location, layout)
         if return_std:
             return mean, self._shape_output(np.sqrt(variance) * scale, layout)
         if not return_cov:
             return mean
         if layout != "wide":
-            covariance = self._posterior.covariance(Xq, rows, tasks)
+            covariance = posterior.covariance(Xq, rows, tasks)
             _check_finite_predictions(mean, covariance)
             return mean, covariance * np.outer(scale, scale)
         n_rows = Xq.shape[0]
@@ -1074,6 +1147,14 @@ class MultiTaskGaussianProcessRegressor(
         ]
         _check_finite_predictions(mean, covariances)
         return mean, np.stack(covariances, axis=-1)
+
+    def _posterior_for(self, tasks):
+        """The source posterior, or the transfer one for new or unknown tasks."""
+        if not len(tasks) or tasks.max() < n_source_tasks(self):
+            return self._posterior
+        return transfer_posterior(
+            self, n_average=max(0, tasks.max() + 1 - self.n_tasks_)
+        )
 
     def _shape_output(self, values, layout):
         if layout == "wide":
@@ -1106,18 +1187,17 @@ class MultiTaskGaussianProcessRegressor(
         check_is_fitted(self)
         rng = check_random_state(random_state)
         Xq, rows, tasks, layout = self._query_pairs(X)
-        mean, _ = self._posterior.mean_and_variance(
-            Xq, rows, tasks, return_variance=False
-        )
-        scale = self._y_train_std[tasks]
-        covariance = self._posterior.covariance(Xq, rows, tasks)
+        posterior = self._posterior_for(tasks)
+        mean, _ = posterior.mean_and_variance(Xq, rows, tasks, return_variance=False)
+        location, scale = task_units(self, tasks)
+        covariance = posterior.covariance(Xq, rows, tasks)
         _check_finite_predictions(mean, covariance)
         covariance = 0.5 * (covariance + covariance.T) * np.outer(scale, scale)
         # A symmetric square root tolerates the rounding-level negative
         # eigenvalues of a posterior covariance (a Cholesky factor does not).
         eigenvalues, eigenvectors = np.linalg.eigh(covariance)
         factor = eigenvectors * np.sqrt(np.maximum(eigenvalues, 0.0))
-        location = mean * scale + self._y_train_mean[tasks]
+        location = mean * scale + location
         samples = location[:, None] + factor @ rng.standard_normal(
             (len(rows), n_samples)
         )
