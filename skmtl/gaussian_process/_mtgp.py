@@ -1077,9 +1077,9 @@ class MultiTaskGaussianProcessRegressor(
                         unknown_labels,
                         self.tasks_,
                         name,
-                        " To predict them as an average task, set "
-                        "unknown_task='shared'; to adapt to their rows, use "
-                        "fit_new_tasks.",
+                        " To predict them as an average task, see the "
+                        "unknown_task parameter; to adapt the model to a few "
+                        "of their rows, use fit_new_tasks.",
                     )
                 # One average task per unknown label, after the known tasks.
                 tasks = tasks.copy()

@@ -246,7 +246,9 @@ def test_unknown_task_shared_is_the_average_task():
 def test_unknown_task_error_names_the_option():
     X, y = _source()
     gp = _fit(X, y)
-    with pytest.raises(ValueError, match=r"\[42\.0\].*not seen.*unknown_task='shared'"):
+    with pytest.raises(
+        ValueError, match=r"\[42\.0\].*not seen.*unknown_task parameter.*fit_new_tasks"
+    ):
         gp.predict(np.array([[42, 1.0]]))
 
 
