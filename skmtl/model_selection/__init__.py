@@ -1,5 +1,5 @@
 """Task-aware splitters: every task in every fold, or whole tasks held out."""
 
-from ._split import LeaveTasksOut, TaskKFold, train_test_split_tasks
+from ._split import FewShotTasksOut, LeaveTasksOut, TaskKFold, train_test_split_tasks
 
-__all__ = ["LeaveTasksOut", "TaskKFold", "train_test_split_tasks"]
+__all__ = ["FewShotTasksOut", "LeaveTasksOut", "TaskKFold", "train_test_split_tasks"]

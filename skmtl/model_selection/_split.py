@@ -4,7 +4,9 @@ Multi-task models learn every task from its own rows, so a fold that misses a
 task tests nothing about it and a training set that misses a task cannot fit
 it. :class:`TaskKFold` and :func:`train_test_split_tasks` therefore split each
 task on its own (the School protocol: 75/25 of every school), while
-:class:`LeaveTasksOut` holds whole tasks out to measure transfer to new tasks.
+:class:`LeaveTasksOut` holds whole tasks out to measure transfer to new tasks,
+and :class:`FewShotTasksOut` gives a few labelled rows of each held-out task to
+training (the k-shot protocol).
 """
 
 import numbers
@@ -46,6 +48,22 @@ def _read_tasks(X, task_column):
     """Sorted task labels and the task index of every row of ``X``."""
     labels, name = task_labels(X, task_column)
     return unique_tasks(labels, name)
+
+
+def _held_out_task_folds(tasks, n_splits, shuffle, random_state):
+    """Yield the indices (into ``tasks``) of the held-out tasks of every fold.
+
+    The unique tasks are cut by ``KFold(n_splits, shuffle, random_state)``.
+    """
+    if n_splits > len(tasks):
+        raise ValueError(
+            f"Cannot hold out whole tasks in n_splits={n_splits} folds: "
+            f"X has only {len(tasks)} task(s). Set n_splits to at most "
+            f"{len(tasks)}."
+        )
+    kfold = KFold(n_splits, shuffle=shuffle, random_state=random_state)
+    for _, test_tasks in kfold.split(np.arange(len(tasks))):
+        yield test_tasks
 
 
 def _split_from_test_folds(test_fold, n_splits):
@@ -286,16 +304,9 @@ class LeaveTasksOut(BaseCrossValidator):
         """
         X, y, groups = indexable(X, y, groups)
         tasks, task_index = _read_tasks(X, self.task_column)
-        if self.n_splits > len(tasks):
-            raise ValueError(
-                f"Cannot hold out whole tasks in n_splits={self.n_splits} folds: "
-                f"X has only {len(tasks)} task(s). Set n_splits to at most "
-                f"{len(tasks)}."
-            )
-        kfold = KFold(
-            self.n_splits, shuffle=self.shuffle, random_state=self.random_state
-        )
-        for _, test_tasks in kfold.split(np.arange(len(tasks))):
+        for test_tasks in _held_out_task_folds(
+            tasks, self.n_splits, self.shuffle, self.random_state
+        ):
             in_test = np.isin(task_index, test_tasks)
             yield np.flatnonzero(~in_test), np.flatnonzero(in_test)
 
@@ -312,6 +323,216 @@ class LeaveTasksOut(BaseCrossValidator):
         n_splits : int
         """
         return self.n_splits
+
+
+def _check_shots(shots):
+    """Validate ``shots``: non-negative integers, increasing; return a tuple."""
+    try:
+        values = list(shots)
+    except TypeError:
+        raise TypeError(
+            f"shots must be a list of numbers of labelled rows, for example "
+            f"(0, 1, 2, 5, 10); got {shots!r}."
+        ) from None
+    bad = [
+        v
+        for v in values
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0
+    ]
+    if not values or bad:
+        raise ValueError(
+            f"shots must hold non-negative integers (numbers of labelled rows of "
+            f"each held-out task), got {shots!r}"
+            + (f" with invalid value(s) {bad}" if bad else " (empty)")
+            + ". For example shots=(0, 1, 2, 5, 10)."
+        )
+    if any(b <= a for a, b in zip(values, values[1:])):
+        raise ValueError(
+            f"shots must be increasing without repeats, got {list(values)}; give "
+            f"for example shots={tuple(sorted(set(int(v) for v in values)))}."
+        )
+    return tuple(int(v) for v in values)
+
+
+def _check_held_out_sizes(tasks, task_counts, max_shots):
+    """Raise if a task has no row left to test after its ``max_shots`` rows."""
+    small = task_counts <= max_shots
+    if small.any():
+        raise ValueError(
+            f"Task(s) {format_labels(tasks[small])} have at most max(shots)="
+            f"{max_shots} rows (sizes {task_counts[small].tolist()[:10]}), so no "
+            "row would be left to test them once held out. Use smaller shots "
+            "(every task needs more than max(shots) rows), or remove these tasks."
+        )
+
+
+class FewShotTasksOut(BaseCrossValidator):
+    """Hold out whole tasks and give k labelled rows of each to training.
+
+    The k-shot protocol for transfer to new tasks. The tasks are cut into
+    ``n_splits`` folds as by :class:`LeaveTasksOut`. In fold ``f``, the rows
+    of every held-out task are put in random order (or kept in input order
+    with ``shuffle=False``); for each ``k`` in ``shots`` the training set holds
+    all rows of the other tasks and the first ``k`` rows of every held-out
+    task, and the test set the rows of the held-out tasks after their first
+    ``max(shots)``. The test set of a fold is therefore the same for every
+    ``k``, so that scores at different ``k`` differ only by what was learnt,
+    and the training sets of a fold are nested: the one for ``k`` contains the
+    one for every smaller ``k``. The rows between ``k`` and ``max(shots)`` of a
+    held-out task are in neither set.
+
+    :meth:`split` yields the ``n_splits * len(shots)`` splits fold after fold,
+    ``k`` after ``k`` within a fold, so the splitter works with
+    :func:`sklearn.model_selection.cross_validate`; :meth:`split_shots` also
+    gives the fold and ``k`` of every split.
+
+    Parameters
+    ----------
+    n_splits : int, default=3
+        Number of folds of tasks, at least 2 and at most the number of tasks.
+    shots : sequence of int, default=(0, 1, 2, 5, 10)
+        Numbers of labelled rows of each held-out task given to training,
+        non-negative and increasing. Every task needs more than ``max(shots)``
+        rows, or :meth:`split` raises a ``ValueError`` naming the tasks.
+    task_column : hashable
+        Name (DataFrame) or integer position (array) of the task column of
+        ``X``.
+    shuffle : bool, default=True
+        Whether to shuffle the tasks before cutting them into folds and the
+        rows of every held-out task before taking its first ``k``. Without
+        it, folds are runs of tasks in sorted label order and the labelled
+        rows are the first rows of each task in ``X``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds both shuffles; only allowed with ``shuffle=True``. Pass an int
+        for the same splits on every call.
+
+    See Also
+    --------
+    LeaveTasksOut : Hold out whole tasks with no labelled row (``shots=(0,)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl.model_selection import FewShotTasksOut
+    >>> X = np.array([["a", 0], ["a", 1], ["a", 2], ["b", 3], ["b", 4], ["b", 5]],
+    ...              dtype=object)
+    >>> cv = FewShotTasksOut(2, shots=(0, 1), task_column=0, shuffle=False)
+    >>> cv.get_n_splits()
+    4
+    >>> for fold, k, train, test in cv.split_shots(X):
+    ...     print(fold, k, train, test)
+    0 0 [3 4 5] [1 2]
+    0 1 [0 3 4 5] [1 2]
+    1 0 [0 1 2] [4 5]
+    1 1 [0 1 2 3] [4 5]
+    """
+
+    def __init__(
+        self,
+        n_splits=3,
+        *,
+        shots=(0, 1, 2, 5, 10),
+        task_column,
+        shuffle=True,
+        random_state=None,
+    ):
+        _check_kfold_parameters(n_splits, shuffle, random_state)
+        if task_column is None:
+            raise ValueError(
+                "FewShotTasksOut needs task_column, the column of X that holds "
+                "the task of each row; got task_column=None."
+            )
+        self.n_splits = int(n_splits)
+        self.shots = _check_shots(shots)
+        self.task_column = task_column
+        self.shuffle = shuffle
+        self.random_state = random_state
+
+    def split_shots(self, X, y=None, groups=None):
+        """Generate every split with its fold and number of labelled rows.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_columns)
+            Data holding the task column.
+        y : array-like of shape (n_samples,), default=None
+            Ignored; present for API consistency.
+        groups : array-like of shape (n_samples,), default=None
+            Ignored; the tasks come from the task column of ``X``.
+
+        Yields
+        ------
+        fold : int
+            Index of the fold of held-out tasks, from 0.
+        k : int
+            Number of labelled rows of each held-out task in ``train``.
+        train : ndarray of int
+            Sorted positions of the rows of the other tasks and of the first
+            ``k`` rows of every held-out task.
+        test : ndarray of int
+            Sorted positions of the rows of the held-out tasks after their
+            first ``max(shots)``; the same for every ``k`` of a fold.
+        """
+        X, y, groups = indexable(X, y, groups)
+        tasks, task_index = _read_tasks(X, self.task_column)
+        n_tasks = len(tasks)
+        max_shots = self.shots[-1]
+        _check_held_out_sizes(
+            tasks, np.bincount(task_index, minlength=n_tasks), max_shots
+        )
+        rng = check_random_state(self.random_state) if self.shuffle else None
+        folds = list(_held_out_task_folds(tasks, self.n_splits, self.shuffle, rng))
+        # Every task is held out once: order its rows once, for all folds.
+        ordered = {
+            task: rows if rng is None else rng.permutation(rows)
+            for task, rows in per_task_rows(task_index, n_tasks)
+        }
+        for fold, held_out in enumerate(folds):
+            other = np.flatnonzero(~np.isin(task_index, held_out))
+            test = np.sort(np.concatenate([ordered[t][max_shots:] for t in held_out]))
+            for k in self.shots:
+                labelled = [ordered[t][:k] for t in held_out]
+                train = np.sort(np.concatenate([other, *labelled]))
+                yield fold, k, train, test
+
+    def split(self, X, y=None, groups=None):
+        """Generate the training and test rows of every (fold, k) split.
+
+        Fold after fold, and within a fold ``k`` after ``k`` in the order of
+        ``shots``; :meth:`split_shots` gives the fold and ``k`` too.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_columns)
+            Data holding the task column.
+        y : array-like of shape (n_samples,), default=None
+            Ignored; present for API consistency.
+        groups : array-like of shape (n_samples,), default=None
+            Ignored; the tasks come from the task column of ``X``.
+
+        Yields
+        ------
+        train : ndarray of int
+            Sorted positions of the training rows.
+        test : ndarray of int
+            Sorted positions of the test rows.
+        """
+        for _, _, train, test in self.split_shots(X, y, groups):
+            yield train, test
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        """Return the number of splits, ``n_splits * len(shots)``.
+
+        Parameters
+        ----------
+        X, y, groups : object
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        n_splits : int
+        """
+        return self.n_splits * len(self.shots)
 
 
 # --------------------------------------------------------------------------

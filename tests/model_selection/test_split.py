@@ -20,7 +20,12 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import Pipeline
 
-from skmtl.model_selection import LeaveTasksOut, TaskKFold, train_test_split_tasks
+from skmtl.model_selection import (
+    FewShotTasksOut,
+    LeaveTasksOut,
+    TaskKFold,
+    train_test_split_tasks,
+)
 
 # --------------------------------------------------------------------------
 # data
@@ -577,3 +582,170 @@ def test_task_kfold_test_folds_partition_every_splittable_task(
             assert sorted(per_fold) == sorted(
                 [n_rows // n_splits + (i < n_rows % n_splits) for i in range(n_splits)]
             )
+
+
+# --------------------------------------------------------------------------
+# FewShotTasksOut
+# --------------------------------------------------------------------------
+
+SHOTS = (0, 1, 2, 5)
+
+
+def few_shot_splits(X, task_column, **params):
+    params = {"shots": SHOTS, "random_state": 0, **params}
+    cv = FewShotTasksOut(3, task_column=task_column, **params)
+    return list(cv.split_shots(X))
+
+
+@pytest.mark.parametrize("as_frame", [False, True])
+def test_few_shot_splits_follow_the_protocol(as_frame):
+    sizes = [8, 12, 7, 9, 15, 10, 6]
+    X = make_frame(sizes) if as_frame else make_array(sizes)
+    labels = X["school"].to_numpy() if as_frame else X[:, 0]
+    by_task = rows_by_task(labels)
+    splits = few_shot_splits(X, "school" if as_frame else 0)
+    # Fold-major, k-minor.
+    assert [(fold, k) for fold, k, _, _ in splits] == [
+        (fold, k) for fold in range(3) for k in SHOTS
+    ]
+    held_out_of_folds = []
+    for fold in range(3):
+        in_fold = [(k, train, test) for f, k, train, test in splits if f == fold]
+        test = in_fold[0][2]
+        held_out = set(labels[test])
+        held_out_of_folds.append(held_out)
+        previous, previous_k = np.array([], dtype=int), 0
+        for k, train, fold_test in in_fold:
+            # The same test rows for every k; none of them is trained on.
+            np.testing.assert_array_equal(fold_test, test)
+            assert np.intersect1d(train, test).size == 0
+            for indices in (train, test):
+                assert indices.dtype.kind == "i" and np.all(np.diff(indices) > 0)
+            for task in held_out:
+                # Every held-out task: k rows trained on, all but max(shots) tested.
+                assert np.isin(by_task[task], train).sum() == k
+                assert np.isin(by_task[task], test).sum() == len(by_task[task]) - 5
+            for task in set(labels) - held_out:
+                assert np.isin(by_task[task], train).all()
+            # Nested training sets.
+            assert np.isin(previous, train).all()
+            if k > 0:
+                assert len(train) == len(previous) + (k - previous_k) * len(held_out)
+            previous, previous_k = train, k
+    # Every task is held out exactly once.
+    assert sorted(len(h) for h in held_out_of_folds) == [2, 2, 3]
+    assert set().union(*held_out_of_folds) == set(labels)
+
+
+def test_few_shot_holds_out_the_tasks_of_leave_tasks_out():
+    X = make_array([8] * 7)
+    for shuffle, random_state in ((False, None), (True, 3)):
+        params = {"shuffle": shuffle, "random_state": random_state}
+        expected = [
+            set(X[test, 0])
+            for _, test in LeaveTasksOut(3, task_column=0, **params).split(X)
+        ]
+        splits = few_shot_splits(X, 0, **params)
+        got = [set(X[test, 0]) for fold, k, _, test in splits if k == 0]
+        assert got == expected
+
+
+def test_few_shot_without_shuffle_labels_the_first_rows_of_each_task():
+    X = make_array([7, 8, 9, 10])  # column 1 holds the row position
+    cv = FewShotTasksOut(2, shots=(0, 2), task_column=0, shuffle=False)
+    for _, k, train, test in cv.split_shots(X):
+        for task in set(X[test, 0]):
+            rows = np.flatnonzero(X[:, 0] == task)
+            np.testing.assert_array_equal(np.intersect1d(rows, train), rows[:k])
+            np.testing.assert_array_equal(np.intersect1d(rows, test), rows[2:])
+
+
+def test_few_shot_is_deterministic_for_a_seed():
+    X = make_array([10] * 9)
+
+    def splits(random_state):
+        cv = FewShotTasksOut(3, shots=(1, 3), task_column=0, random_state=random_state)
+        return [(train.tolist(), test.tolist()) for train, test in cv.split(X)]
+
+    assert splits(0) == splits(0)
+    assert splits(0) != splits(1)
+
+
+def test_few_shot_split_and_n_splits_agree():
+    X = make_array([9] * 6)
+    cv = FewShotTasksOut(2, shots=(0, 3, 4), task_column=0, random_state=0)
+    pairs = list(cv.split(X))
+    assert cv.get_n_splits() == len(pairs) == 6
+    for (train, test), (_, _, train_ref, test_ref) in zip(pairs, cv.split_shots(X)):
+        np.testing.assert_array_equal(train, train_ref)
+        np.testing.assert_array_equal(test, test_ref)
+
+
+@pytest.mark.parametrize("as_frame", [False, True])
+def test_few_shot_works_with_cross_validate(as_frame):
+    X, y, task_column = regression_data(as_frame)
+    model = ridge_without_task_column(task_column)
+    cv = FewShotTasksOut(3, shots=(0, 2), task_column=task_column, random_state=0)
+    results = cross_validate(model, X, y, cv=cv, return_indices=True)
+    assert len(results["test_score"]) == 6
+    for train, test, (train_ref, test_ref), score in zip(
+        results["indices"]["train"],
+        results["indices"]["test"],
+        cv.split(X),
+        results["test_score"],
+        strict=True,
+    ):
+        np.testing.assert_array_equal(train, train_ref)
+        np.testing.assert_array_equal(test, test_ref)
+        expected = (
+            clone(model).fit(_rows(X, train), y[train]).score(_rows(X, test), y[test])
+        )
+        np.testing.assert_allclose(score, expected, rtol=1e-12)
+
+
+def test_few_shot_names_the_tasks_too_small_for_the_shots():
+    X = make_frame([12, 5, 12, 4])
+    X_before = X.copy()
+    cv = FewShotTasksOut(2, shots=(0, 5), task_column="school")
+    with pytest.raises(
+        ValueError, match=r"school-1.*school-3.*max\(shots\)=5.*smaller"
+    ):
+        list(cv.split(X))
+    pd.testing.assert_frame_equal(X, X_before)
+
+
+def test_few_shot_rejects_more_folds_than_tasks():
+    cv = FewShotTasksOut(4, shots=(1,), task_column=0)
+    with pytest.raises(ValueError, match=r"n_splits=4 .*only 3 task"):
+        list(cv.split(make_array([5, 5, 5])))
+
+
+@pytest.mark.parametrize(
+    "shots, error, message",
+    [
+        ((), ValueError, r"non-negative integers .*\(empty\)"),
+        ((0, -1), ValueError, r"invalid value\(s\) \[-1\]"),
+        ((0, 1.5), ValueError, r"invalid value\(s\) \[1.5\]"),
+        ((2, 1), ValueError, r"increasing .*shots=\(1, 2\)"),
+        ((1, 1), ValueError, r"increasing without repeats"),
+        (5, TypeError, "list of numbers of labelled rows"),
+    ],
+)
+def test_few_shot_rejects_bad_shots(shots, error, message):
+    with pytest.raises(error, match=message):
+        FewShotTasksOut(3, shots=shots, task_column=0)
+
+
+def test_few_shot_needs_a_task_column_and_valid_folds():
+    with pytest.raises(ValueError, match="FewShotTasksOut needs task_column"):
+        FewShotTasksOut(3, task_column=None)
+    with pytest.raises(ValueError, match="n_splits=1"):
+        FewShotTasksOut(1, task_column=0)
+    with pytest.raises(ValueError, match="no effect since shuffle is False"):
+        FewShotTasksOut(3, task_column=0, shuffle=False, random_state=0)
+
+
+def test_few_shot_repr_and_shots_as_a_tuple():
+    cv = FewShotTasksOut(task_column="school", shots=[0, np.int64(3)])
+    assert cv.shots == (0, 3) and all(type(k) is int for k in cv.shots)
+    assert repr(cv).startswith("FewShotTasksOut(n_splits=3, random_state=None")
