@@ -287,9 +287,17 @@ class MultiTaskGaussianProcessRegressor(
         ``fit`` raises a ``ValueError`` (before allocating anything) that
         states the memory needed: a 10,000 x 10,000 matrix takes 0.75 GiB and
         the gradient needs several of them. ``None`` removes the limit.
-    unknown_task : {"error"}, default="error"
-        Rows of tasks not seen in ``fit`` raise a ``ValueError``: the model
-        has no covariance between a new task and the known ones.
+    unknown_task : {"error", "shared"}, default="error"
+        Rows (long format) of tasks neither fitted nor added by
+        :meth:`fit_new_tasks`. ``"error"`` raises a ``ValueError``.
+        ``"shared"`` predicts them as the *average task*: a task whose
+        covariance with the latent processes is the mean of the source
+        tasks' (its loadings are the mean of the rows of every ``A_q``, its
+        ``kappa_q`` the mean ``kappa_q``), in the units of an average task
+        (the mean of the tasks' target means and standard deviations), with
+        an unknown offset from that mean (see Notes). Every unknown label is
+        its own average task. ``return_std``, ``return_cov`` and
+        :meth:`sample_y` include them.
     random_state : int, RandomState instance or None, default=None
         Draws the initial ``A`` (which must not be 0: the gradient of the
         likelihood with respect to ``A`` vanishes there), the perturbed
@@ -352,6 +360,27 @@ class MultiTaskGaussianProcessRegressor(
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during fit, when ``X`` has string column
         names (task column excluded).
+    new_tasks_ : ndarray of shape (n_new_tasks,)
+        After :meth:`fit_new_tasks`: the labels it added, at the end of
+        ``tasks_``. ``task_covariance_``, ``task_correlation_``,
+        ``coregionalization_``, ``noise_variance_`` and ``theta_`` keep the
+        tasks of ``fit`` only; the new tasks have the attributes below.
+    new_task_loadings_ : ndarray of shape (n_latent, n_new_tasks, rank_)
+        The new tasks' rows of every ``A_q`` (units of
+        ``coregionalization_``).
+    new_task_kappa_ : ndarray of shape (n_latent, n_new_tasks)
+        Their own variances ``kappa_q``.
+    new_task_covariance_ : ndarray of shape (n_new_tasks, n_tasks_)
+        Their rows of the task covariance, against all tasks of ``tasks_``
+        (source tasks, then new ones), defined as ``task_covariance_``,
+        without the variance of their offsets.
+    new_task_correlation_ : ndarray of shape (n_new_tasks, n_tasks_)
+        ``new_task_covariance_`` scaled to correlations.
+    new_noise_variance_ : ndarray of shape (n_new_tasks,)
+        Their noise variances, in the units of ``y``.
+    new_log_marginal_likelihood_ : ndarray of shape (n_new_tasks,)
+        ``log p(y_n | y_source)`` of every new task's rows at its fitted
+        row (targets in the units of the average task).
 
     See Also
     --------
@@ -440,6 +469,28 @@ class MultiTaskGaussianProcessRegressor(
     at most 200 observations per task, as for the other solvers. A small
     jitter (``1e-8`` times the mean prior variance) is added to the
     diagonal of ``k(Z, Z)``.
+
+    **New and unknown tasks.** Given the source data, a task outside them
+    is ``m_bar + sd_bar g(x)`` with ``g = sum_q a_q . u_q + sum_q
+    sqrt(kappa_q) w_q + c``: ``u_q`` the shared processes of ``A_q`` (whose
+    posterior the source data give), ``w_q`` processes of its own, ``c ~
+    N(0, tau^2)`` its offset, ``m_bar``, ``sd_bar`` the means of the
+    source tasks' target means and standard deviations and ``tau^2`` the
+    sample variance of their means over ``sd_bar^2`` (0 without
+    ``normalize_y`` or with one source task): the model removed every
+    source task's mean, and a new task's mean is unknown, with the spread
+    of the source tasks' means. The average task of ``unknown_task="shared"``
+    takes the mean rows of the source tasks; :meth:`fit_new_tasks` fits
+    the row of each new task to its rows. A new task is conditioned on the
+    source data and its own rows only, so the source tasks' predictions do
+    not change and new tasks do not inform each other; their joint
+    covariance with the other tasks is that of ``f_n - G_n y_n``, ``G_n``
+    the gain of its rows (the pathwise form of the update), whose marginal
+    is the exact posterior ``p(f_n | y_source, y_n)``. With the sparse
+    solver the source posterior is the optimal distribution of the
+    inducing values. Predicting such a task costs, per query row, one
+    posterior covariance with the source data (``O(N^2)`` dense, ``O(M^2)``
+    sparse), like ``return_std`` for a source task.
 
     **Solvers.** With the dense solver ``fit`` stores a Cholesky factor of
     size ``N x N``; with the Kronecker solver an eigenbasis of size
@@ -653,6 +704,23 @@ class MultiTaskGaussianProcessRegressor(
         -------
         self : object
             The estimator, with ``new_tasks_`` added to ``tasks_``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skmtl.gaussian_process import MultiTaskGaussianProcessRegressor
+        >>> rng = np.random.RandomState(0)
+        >>> x = rng.uniform(0, 5, size=60)
+        >>> task = np.repeat([0, 1, 2], 20)
+        >>> y = np.sin(x) * np.array([1.0, -1.0, 2.0])[task]
+        >>> gp = MultiTaskGaussianProcessRegressor(task_column=0, random_state=0)
+        >>> gp = gp.fit(np.column_stack([task, x]), y)
+        >>> x_new = np.array([1.0, 2.0, 4.0])   # three rows of a new task 3
+        >>> gp = gp.fit_new_tasks(np.column_stack([[3, 3, 3], x_new]), -np.sin(x_new))
+        >>> gp.new_tasks_, bool(gp.new_task_correlation_[0, 0] < -0.9)
+        (array([3.]), True)
+        >>> gp.predict(np.array([[3, 3.0]])).round(1)
+        array([-0.1])
         """
         if sample_weight is not None:
             raise TypeError(
