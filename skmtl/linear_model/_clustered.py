@@ -225,6 +225,7 @@ class ClusteredMultiTaskRegressor(
         n_clusters=1,
         *,
         fit_intercept=True,
+        intercept_alpha=0.0,
         task_column=None,
         solver="auto",
         tol=1e-4,
@@ -236,6 +237,7 @@ class ClusteredMultiTaskRegressor(
         self.eta = eta
         self.n_clusters = n_clusters
         self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
         self.task_column = task_column
         self.solver = solver
         self.tol = tol
@@ -439,6 +441,7 @@ class ClusteredMultiTaskRegressorCV(
         etas=(0.1, 1.0, 10.0),
         n_clusters=1,
         fit_intercept=True,
+        intercept_alpha=0.0,
         task_column=None,
         solver="auto",
         tol=1e-4,
@@ -453,6 +456,7 @@ class ClusteredMultiTaskRegressorCV(
         self.etas = etas
         self.n_clusters = n_clusters
         self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
         self.task_column = task_column
         self.solver = solver
         self.tol = tol

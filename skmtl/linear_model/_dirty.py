@@ -124,6 +124,7 @@ class DirtyModelRegressor(_DirtyMixin, PenalizedRegressorMixin, BaseEstimator):
         *,
         shared_norm="linf",
         fit_intercept=True,
+        intercept_alpha=0.0,
         task_column=None,
         solver="auto",
         tol=1e-4,
@@ -135,6 +136,7 @@ class DirtyModelRegressor(_DirtyMixin, PenalizedRegressorMixin, BaseEstimator):
         self.alpha_task = alpha_task
         self.shared_norm = shared_norm
         self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
         self.task_column = task_column
         self.solver = solver
         self.tol = tol
@@ -316,6 +318,7 @@ class DirtyModelRegressorCV(
         task_ratios=(0.1, 0.3, 0.6),
         shared_norm="linf",
         fit_intercept=True,
+        intercept_alpha=0.0,
         task_column=None,
         solver="auto",
         tol=1e-4,
@@ -330,6 +333,7 @@ class DirtyModelRegressorCV(
         self.task_ratios = task_ratios
         self.shared_norm = shared_norm
         self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
         self.task_column = task_column
         self.solver = solver
         self.tol = tol

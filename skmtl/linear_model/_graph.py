@@ -397,6 +397,7 @@ class GraphRegularizedRegressor(
         graph="complete",
         alpha_ridge=0.01,
         fit_intercept=True,
+        intercept_alpha=0.0,
         task_column=None,
         solver="auto",
         tol=1e-4,
@@ -408,6 +409,7 @@ class GraphRegularizedRegressor(
         self.graph = graph
         self.alpha_ridge = alpha_ridge
         self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
         self.task_column = task_column
         self.solver = solver
         self.tol = tol
@@ -689,6 +691,7 @@ class GraphRegularizedRegressorCV(
         ridge_ratios=(0.01, 0.1),
         graph="complete",
         fit_intercept=True,
+        intercept_alpha=0.0,
         task_column=None,
         solver="auto",
         tol=1e-4,
@@ -703,6 +706,7 @@ class GraphRegularizedRegressorCV(
         self.ridge_ratios = ridge_ratios
         self.graph = graph
         self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
         self.task_column = task_column
         self.solver = solver
         self.tol = tol

@@ -13,8 +13,9 @@ The objective (docs/user_guide/regularization.rst)::
     sum_t (1 / n_t) sum_{i in t} s_i loss(y_i, x_i . w_t + b_t) + penalty(W)
     + (intercept_alpha / 2) sum_t ||b_t - b_0||^2
 
-with free intercepts for the regressors (``intercept_alpha = 0``) and tied
-ones for the classifiers, as :class:`~skmtl.linear_model.JointFeatureClassifier`.
+with ``b_0`` free: by default free intercepts for the regressors
+(``intercept_alpha = 0``) and tied ones for the classifiers
+(``intercept_alpha = 1e-3``), as every linear model of skmtl.
 """
 
 from numbers import Integral, Real
@@ -37,10 +38,15 @@ from ..solvers._design import (
 )
 from ._base import MultiTaskLinearClassifierMixin, MultiTaskLinearMixin
 from ._joint_feature import _check_every_class_seen, _classification_problem
+from ._transfer import record_source_noise
+
+#: A strength (>= 0).
+STRENGTH = [Interval(Real, 0, None, closed="left")]
 
 #: Parameter constraints every penalised model shares.
 COMMON_CONSTRAINTS = {
     "fit_intercept": ["boolean"],
+    "intercept_alpha": STRENGTH,
     "task_column": "no_validation",
     "solver": [StrOptions({"auto", "admm", "fista", "cvxpy"})],
     "tol": [Interval(Real, 0, None, closed="left")],
@@ -49,14 +55,10 @@ COMMON_CONSTRAINTS = {
     "unknown_task": [StrOptions({"error", "shared"})],
 }
 
-#: A strength (>= 0).
-STRENGTH = [Interval(Real, 0, None, closed="left")]
-
-#: Constraints of the classifiers: no Gram-form ADMM, a tie of the intercepts.
+#: Constraints of the classifiers: no Gram-form ADMM.
 CLASSIFIER_CONSTRAINTS = {
     **COMMON_CONSTRAINTS,
     "solver": [StrOptions({"auto", "prox_newton", "fista", "cvxpy"})],
-    "intercept_alpha": STRENGTH,
 }
 
 #: Most features for which ``solver="auto"`` picks ADMM (regressors).
@@ -80,7 +82,8 @@ class _PenalizedMixin(MultiTaskLinearMixin):
         raise NotImplementedError
 
     def _intercept_alpha(self):
-        return 0.0
+        """Strength of the tie of the task intercepts (0 without intercepts)."""
+        return float(self.intercept_alpha) if self.fit_intercept else 0.0
 
     def _warm_start_init(self, shape):
         """The previous blocks and intercepts when they fit ``shape``."""
@@ -167,6 +170,7 @@ class _PenalizedMixin(MultiTaskLinearMixin):
         self.shared_coef_ = self.coef_.mean(axis=0)
         self.shared_intercept_ = self.intercept_.mean(axis=0)
         self._set_structure()
+        record_source_noise(self, data, loss.name)
         return self
 
     def _set_structure(self):
@@ -185,10 +189,21 @@ class _PenalizedMixin(MultiTaskLinearMixin):
         conditioned features, where FISTA may need thousands (School: 0.04 s
         against 20 s). A quadratic penalty (one with a ``coupling()`` matrix,
         :class:`~skmtl.penalties.TaskGraph`) with the squared loss: the exact
-        solver :mod:`skmtl.solvers.quadratic`.
+        solver :mod:`skmtl.solvers.quadratic`. With tied intercepts
+        (``intercept_alpha > 0``) the squared loss no longer splits into
+        per-task Gram problems: ``"auto"`` picks FISTA, and ``"admm"`` and
+        ``"exact"`` raise a ``ValueError``.
         """
         gram_form = {"squared": "admm", "logistic": "prox_newton"}.get(loss.name)
         exact = loss.name == "squared" and hasattr(self._penalty(), "coupling")
+        if loss.name == "squared" and self._intercept_alpha() > 0:
+            if self.solver in ("admm", "exact"):
+                raise ValueError(
+                    f"solver={self.solver!r} needs free task intercepts; got "
+                    f"intercept_alpha={self.intercept_alpha!r}. Use solver='auto', "
+                    "'fista' or 'cvxpy', or set intercept_alpha=0."
+                )
+            gram_form, exact = None, False
         if self.solver == "exact" and not exact:
             raise ValueError(
                 "solver='exact' solves the squared loss with a quadratic penalty "
@@ -329,9 +344,6 @@ class PenalizedClassifierMixin(
         tags.classifier_tags.multi_label = True
         return tags
 
-    def _intercept_alpha(self):
-        return float(self.intercept_alpha)
-
     def _check_data(self, X, y, sample_weight):
         shape = getattr(y, "shape", ())
         if self.task_column is None and len(shape) == 2 and shape[1] == 1:
@@ -433,7 +445,15 @@ class LowRankTransformMixin:
 #: :func:`fill_doc` where a docstring says ``{regressor_parameters}`` etc.
 _DOC_PARTS = {
     "regressor_parameters": """fit_intercept : bool, default=True
-        Whether to fit (unpenalised) task intercepts.
+        Whether to fit task intercepts.
+    intercept_alpha : float, default=0.0
+        Strength of the tie of the task intercepts ``b_t`` to a shared
+        intercept ``b_0`` (>= 0): the objective gains
+        ``(intercept_alpha / 2) sum_t (b_t - b_0)^2``, minimised also over
+        ``b_0`` (``shared_intercept_``). 0: free intercepts; large values: one
+        intercept for all tasks. It helps tasks with few rows (see the
+        :ref:`User Guide <regularization>`). When positive, ``solver="auto"``
+        picks FISTA (the Gram-form solvers need free intercepts).
     task_column : str, int or None, default=None
         Column of ``X`` that holds the task of each row (long format).
         ``None``: ``y`` is 1-D (one task) or ``Y`` is 2-D with one column per
@@ -486,7 +506,7 @@ shared_coef_ : ndarray of shape (n_features,) or (n_classes, n_features)
         Mean of the task coefficients: the model of a task not seen in
         ``fit`` when ``unknown_task="shared"``.
     shared_intercept_ : float or ndarray of shape (n_classes,)
-        Mean of the task intercepts.
+        Mean of the task intercepts: the shared intercept ``b_0`` of the tie.
     n_iter_ : int
         Iterations run.
     dual_gap_ : float

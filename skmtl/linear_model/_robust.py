@@ -109,6 +109,7 @@ class RobustMultiTaskRegressor(_RobustMixin, PenalizedRegressorMixin, BaseEstima
         alpha_outlier=0.1,
         *,
         fit_intercept=True,
+        intercept_alpha=0.0,
         task_column=None,
         solver="auto",
         tol=1e-4,
@@ -119,6 +120,7 @@ class RobustMultiTaskRegressor(_RobustMixin, PenalizedRegressorMixin, BaseEstima
         self.alpha_rank = alpha_rank
         self.alpha_outlier = alpha_outlier
         self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
         self.task_column = task_column
         self.solver = solver
         self.tol = tol
@@ -291,6 +293,7 @@ class RobustMultiTaskRegressorCV(
         eps=1e-3,
         outlier_ratios=(0.5, 1.0, 2.0),
         fit_intercept=True,
+        intercept_alpha=0.0,
         task_column=None,
         solver="auto",
         tol=1e-4,
@@ -304,6 +307,7 @@ class RobustMultiTaskRegressorCV(
         self.eps = eps
         self.outlier_ratios = outlier_ratios
         self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
         self.task_column = task_column
         self.solver = solver
         self.tol = tol

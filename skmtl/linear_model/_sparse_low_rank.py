@@ -112,6 +112,7 @@ class SparseLowRankRegressor(
         alpha_rank=0.1,
         *,
         fit_intercept=True,
+        intercept_alpha=0.0,
         task_column=None,
         solver="auto",
         tol=1e-4,
@@ -122,6 +123,7 @@ class SparseLowRankRegressor(
         self.alpha_sparse = alpha_sparse
         self.alpha_rank = alpha_rank
         self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
         self.task_column = task_column
         self.solver = solver
         self.tol = tol
@@ -302,6 +304,7 @@ class SparseLowRankRegressorCV(
         eps=1e-3,
         rank_ratios=(1.0, 2.0, 4.0),
         fit_intercept=True,
+        intercept_alpha=0.0,
         task_column=None,
         solver="auto",
         tol=1e-4,
@@ -315,6 +318,7 @@ class SparseLowRankRegressorCV(
         self.eps = eps
         self.rank_ratios = rank_ratios
         self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
         self.task_column = task_column
         self.solver = solver
         self.tol = tol

@@ -199,6 +199,7 @@ class TaskRelationshipRegressor(
         beta=0.1,
         *,
         fit_intercept=True,
+        intercept_alpha=0.0,
         task_column=None,
         solver="auto",
         tol=1e-4,
@@ -209,6 +210,7 @@ class TaskRelationshipRegressor(
         self.alpha = alpha
         self.beta = beta
         self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
         self.task_column = task_column
         self.solver = solver
         self.tol = tol
@@ -432,6 +434,7 @@ class TaskRelationshipRegressorCV(
         eps=1e-6,
         ridge_ratios=(0.01, 0.1, 1.0),
         fit_intercept=True,
+        intercept_alpha=0.0,
         task_column=None,
         solver="auto",
         tol=1e-4,
@@ -445,6 +448,7 @@ class TaskRelationshipRegressorCV(
         self.eps = eps
         self.ridge_ratios = ridge_ratios
         self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
         self.task_column = task_column
         self.solver = solver
         self.tol = tol

@@ -124,6 +124,7 @@ class TraceNormRegressor(
         alpha=0.1,
         *,
         fit_intercept=True,
+        intercept_alpha=0.0,
         task_column=None,
         solver="auto",
         tol=1e-4,
@@ -133,6 +134,7 @@ class TraceNormRegressor(
     ):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
         self.task_column = task_column
         self.solver = solver
         self.tol = tol
@@ -308,6 +310,7 @@ class TraceNormRegressorCV(
         alphas=20,
         eps=1e-3,
         fit_intercept=True,
+        intercept_alpha=0.0,
         task_column=None,
         solver="auto",
         tol=1e-4,
@@ -320,6 +323,7 @@ class TraceNormRegressorCV(
         self.alphas = alphas
         self.eps = eps
         self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
         self.task_column = task_column
         self.solver = solver
         self.tol = tol
