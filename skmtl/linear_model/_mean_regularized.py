@@ -29,6 +29,7 @@ from ..utils._routing import (
     select_rows,
 )
 from ._base import MultiTaskLinearMixin
+from ._transfer import record_source_noise
 
 #: ``solver="auto"`` uses L-BFGS above this many features: the closed form
 #: needs ``p x p`` matrices (memory ``8 p^2`` bytes, time ``O(p^3)``), while an
@@ -82,6 +83,7 @@ class _MeanRegularizedRegressorBase(
 
 _SHARED_CONSTRAINTS = {
     "fit_intercept": ["boolean"],
+    "intercept_alpha": [Interval(Real, 0, None, closed="left")],
     "task_column": [None, Hashable],
     "unknown_task": [StrOptions({"error", "shared"})],
 }
@@ -92,10 +94,14 @@ class MeanRegularizedRegressor(_MeanRegularizedRegressorBase):
 
     Each task ``t`` has coefficients ``w_t = w_0 + v_t``: a shared mean
     ``w_0`` plus a task deviation ``v_t`` (Evgeniou & Pontil, 2004), and an
-    unpenalised intercept ``b_t``. The objective is::
+    intercept ``b_t``. The objective is::
 
         sum_t (1 / n_t) sum_{i in t} s_i 0.5 (y_i - x_i . w_t - b_t)^2
         + (alpha / 2) sum_t ||v_t||^2 + (alpha_mean / 2) ||w_0||^2
+        + (intercept_alpha / 2) sum_t (b_t - b_0)^2
+
+    minimised also over the shared intercept ``b_0`` (free intercepts with
+    the default ``intercept_alpha=0``).
 
     where ``s_i`` are the sample weights and ``n_t`` the sum of the sample
     weights of task ``t``: every task's data term is a weighted *mean*, so
@@ -135,13 +141,20 @@ class MeanRegularizedRegressor(_MeanRegularizedRegressorBase):
         On School, cross-validated scores hardly depend on it
         (:class:`MeanRegularizedRegressorCV` searches it when it matters).
     fit_intercept : bool, default=True
-        Fit an unpenalised intercept ``b_t`` per task. If False, the data are
+        Fit an intercept ``b_t`` per task. If False, the data are
         expected to be centred.
     task_column : hashable or None, default=None
         Long format: name (DataFrame) or integer position (array) of the
         column of ``X`` that holds each row's task; ``y`` is 1-D. ``None``:
         wide format (``y`` is 2-D, one column per task, ``NaN`` = not
         observed) or a single task (``y`` is 1-D).
+    intercept_alpha : float, default=0.0
+        Strength of the tie of the task intercepts ``b_t`` to the shared
+        intercept ``b_0`` (>= 0), as in every linear model of skmtl (see the
+        :ref:`User Guide <regularization>`). 0: free intercepts; large values:
+        one intercept for all tasks. It helps tasks with few rows. When
+        positive, the intercepts no longer separate from the closed form:
+        ``solver="auto"`` picks "lbfgs" and "closed_form" is refused.
     solver : {"auto", "closed_form", "lbfgs", "cvxpy"}, default="auto"
         - "closed_form": exact; one ``p x p`` system plus per-task
           eigendecompositions, cost linear in the number of tasks.
@@ -250,6 +263,7 @@ class MeanRegularizedRegressor(_MeanRegularizedRegressorBase):
         alpha_mean=0.01,
         *,
         fit_intercept=True,
+        intercept_alpha=0.0,
         task_column=None,
         solver="auto",
         tol=1e-6,
@@ -259,6 +273,7 @@ class MeanRegularizedRegressor(_MeanRegularizedRegressorBase):
         self.alpha = alpha
         self.alpha_mean = alpha_mean
         self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
         self.task_column = task_column
         self.solver = solver
         self.tol = tol
@@ -294,9 +309,22 @@ class MeanRegularizedRegressor(_MeanRegularizedRegressorBase):
         # One direct solve counts as one iteration (sklearn: n_iter_ >= 1).
         self.n_iter_ = max(int(result.n_iter), 1)
         self.solver_ = solver
+        record_source_noise(self, data, "squared")
         return self
 
+    def _tied(self):
+        """Whether the task intercepts are tied (``intercept_alpha > 0``)."""
+        return bool(self.fit_intercept and self.intercept_alpha > 0)
+
     def _resolve_solver(self, data):
+        if self._tied():
+            if self.solver == "closed_form":
+                raise ValueError(
+                    "solver='closed_form' needs free task intercepts; got "
+                    f"intercept_alpha={self.intercept_alpha!r}. Use solver='auto', "
+                    "'lbfgs' or 'cvxpy', or set intercept_alpha=0."
+                )
+            return "lbfgs" if self.solver == "auto" else self.solver
         if self.solver != "auto":
             return self.solver
         if data.n_features > LBFGS_MIN_FEATURES:
@@ -316,6 +344,7 @@ class MeanRegularizedRegressor(_MeanRegularizedRegressorBase):
                 data,
                 "squared",
                 fit_intercept=self.fit_intercept,
+                intercept_alpha=float(self.intercept_alpha) if self._tied() else 0.0,
                 tol=min(self.tol, 1e-8),
                 **strengths,
             )
@@ -325,6 +354,7 @@ class MeanRegularizedRegressor(_MeanRegularizedRegressorBase):
             data,
             SquaredLoss(),
             fit_intercept=self.fit_intercept,
+            intercept_penalty=float(self.intercept_alpha) if self._tied() else 0.0,
             tol=self.tol,
             max_iter=self.max_iter,
             **strengths,
@@ -403,7 +433,12 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
         With both defaults, cross-validation can select the pooled model and
         independent per-task ridge fits as well as any sharing in between.
     fit_intercept : bool, default=True
-        Fit an unpenalised intercept per task.
+        Fit an intercept per task.
+    intercept_alpha : float, default=0.0
+        Strength of the tie of the task intercepts, as in
+        :class:`MeanRegularizedRegressor` (not searched). When positive, every
+        grid point is fitted by L-BFGS instead of the shared closed-form
+        factorisation, which is much slower.
     task_column : hashable or None, default=None
         Column of ``X`` holding each row's task (long format); ``None`` for
         wide or single-task data. See :class:`MeanRegularizedRegressor`.
@@ -518,6 +553,7 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
         alpha_means=None,
         *,
         fit_intercept=True,
+        intercept_alpha=0.0,
         task_column=None,
         cv=None,
         scoring=None,
@@ -526,6 +562,7 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
         self.alphas = alphas
         self.alpha_means = alpha_means
         self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
         self.task_column = task_column
         self.cv = cv
         self.scoring = scoring
@@ -577,13 +614,26 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
             # an equal share of the fold's time (scoring included).
             times[:, k] = (time.perf_counter() - start) / len(scores)
         self._set_search_results(scores, times)
-        factorization = MeanRegularizedFactorization(
-            data, fit_intercept=self.fit_intercept
-        )
-        self._set_solution(*factorization.solve(self.alpha_, self.alpha_mean_))
-        self.n_iter_ = 1
-        self.solver_ = "closed_form"
+        if self._tied():
+            model = self._fold_model().set_params(
+                alpha=self.alpha_, alpha_mean=self.alpha_mean_
+            )
+            model.fit(X, y, sample_weight=sample_weight)
+            self._set_solution(model.shared_coef_, model.coef_, model.intercept_)
+            self.n_iter_, self.solver_ = model.n_iter_, model.solver_
+        else:
+            factorization = MeanRegularizedFactorization(
+                data, fit_intercept=self.fit_intercept
+            )
+            self._set_solution(*factorization.solve(self.alpha_, self.alpha_mean_))
+            self.n_iter_ = 1
+            self.solver_ = "closed_form"
+        record_source_noise(self, data, "squared")
         return self
+
+    def _tied(self):
+        """Whether the task intercepts are tied (``intercept_alpha > 0``)."""
+        return bool(self.fit_intercept and self.intercept_alpha > 0)
 
     def _set_search_results(self, scores, times):
         """The result attributes common to every ``*CV`` class."""
@@ -666,13 +716,37 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
     def _fold_model(self):
         return MeanRegularizedRegressor(
             fit_intercept=self.fit_intercept,
+            intercept_alpha=self.intercept_alpha,
             task_column=self.task_column,
             unknown_task=self.unknown_task,
-            solver="closed_form",
+            solver="lbfgs" if self._tied() else "closed_form",
         )
+
+    def _tied_fold_scores(self, X, y, sample_weight, fold, train, test, score_params):
+        """Test scores of one fold, one L-BFGS fit per grid point (tied intercepts)."""
+        model = self._fold_model()
+        weight = None if sample_weight is None else _safe_indexing(sample_weight, train)
+        X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
+        X_test, y_test = _safe_indexing(X, test), _safe_indexing(y, test)
+        scorer = check_scoring(model, scoring=self.scoring)
+        score_params = select_rows(X, score_params, test)
+        scores = []
+        for alpha in self.alphas_:
+            for alpha_mean in self.alpha_means_:
+                model.set_params(alpha=float(alpha), alpha_mean=float(alpha_mean))
+                try:
+                    model.fit(X_train, y_train, sample_weight=weight)
+                except ValueError as error:
+                    raise _fold_error(fold, train, error) from error
+                scores.append(scorer(model, X_test, y_test, **score_params))
+        return scores
 
     def _fold_scores(self, X, y, sample_weight, fold, train, test, score_params):
         """Test scores of one fold for the whole grid, ``alpha`` outer."""
+        if self._tied():
+            return self._tied_fold_scores(
+                X, y, sample_weight, fold, train, test, score_params
+            )
         model = self._fold_model()
         try:
             data = check_task_data(

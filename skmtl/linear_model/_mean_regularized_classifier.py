@@ -15,6 +15,7 @@ from ..base import MultiTaskClassifierMixin
 from ..losses import LogisticLoss, MultinomialLoss
 from ..solvers.lbfgs import solve_mean_regularized
 from ._base import MultiTaskLinearClassifierMixin
+from ._transfer import record_source_noise
 
 
 class MeanRegularizedClassifier(
@@ -258,6 +259,7 @@ class MeanRegularizedClassifier(
         self.shared_intercept_ = result.extra["shared_intercept"]
         self.n_iter_ = result.n_iter
         self.solver_ = "lbfgs"
+        record_source_noise(self, data, "multinomial" if multiclass else "logistic")
         return self
 
     def _encode_classes(self, data):

@@ -123,12 +123,20 @@ def _tolerance_options(solver, tol):
 
 
 def solve_mean_regularized_cvxpy(
-    data, loss_name="squared", *, alpha, alpha_mean, fit_intercept, tol=1e-9
+    data,
+    loss_name="squared",
+    *,
+    alpha,
+    alpha_mean,
+    fit_intercept,
+    intercept_alpha=0.0,
+    tol=1e-9,
 ):
     """Mean-regularised multi-task model solved by cvxpy.
 
     Minimises ``L(w_0 + V, b) + (alpha / 2) sum_t ||v_t||^2
-    + (alpha_mean / 2) ||w_0||^2`` over ``w_0``, ``V`` and (unpenalised) ``b``.
+    + (alpha_mean / 2) ||w_0||^2 + (intercept_alpha / 2) sum_t (b_t - b_0)^2``
+    over ``w_0``, ``V``, ``b`` and the shared intercept ``b_0``.
 
     Parameters
     ----------
@@ -141,6 +149,8 @@ def solve_mean_regularized_cvxpy(
         Strength on the shared coefficients ``w_0``.
     fit_intercept : bool
         Fit per-task intercepts ``b_t``.
+    intercept_alpha : float, default=0.0
+        Strength of the tie of the task intercepts to ``b_0`` (0: free).
     tol : float, default=1e-9
         Tolerance handed to the conic solver.
 
@@ -149,7 +159,7 @@ def solve_mean_regularized_cvxpy(
     result : SolverResult
         ``objective`` is the optimal value reported by cvxpy;
         ``extra["shared_coef"]``, ``extra["shared_intercept"]`` (unweighted mean
-        of the intercepts) and ``extra["cvxpy_solver"]``.
+        of the intercepts, ``b_0`` at the optimum) and ``extra["cvxpy_solver"]``.
 
     Examples
     --------
@@ -175,6 +185,11 @@ def solve_mean_regularized_cvxpy(
     objective = cvxpy_data_term(data, coef, intercept, loss_name) + penalty.to_cvxpy(
         shared_coef, deviations
     )
+    if fit_intercept and intercept_alpha:
+        # b_0 minimises the tie at the mean of the b_t: centre instead of a variable.
+        objective = objective + 0.5 * intercept_alpha * cp.sum_squares(
+            intercept - cp.sum(intercept) / data.n_tasks
+        )
     problem = cp.Problem(cp.Minimize(objective))
     solver = solve_problem(problem, tol=tol)
     intercept_value = (
