@@ -33,7 +33,14 @@ from sklearn.utils.validation import (
     has_fit_parameter,
 )
 
-from ._tasks import check_predict_data, check_task_data, per_task_rows
+from ._tasks import (
+    add_new_tasks,
+    check_new_task_data,
+    check_predict_data,
+    check_task_data,
+    n_source_tasks,
+    per_task_rows,
+)
 from ._validation import format_labels
 from .base import score_predictions
 
@@ -200,6 +207,24 @@ class _TaskWrapperBase(MetaEstimatorMixin, BaseEstimator):
                 f"({X.shape[0]} rows) failed: {exc}"
             ) from exc
 
+    def _new_task_data(self, X, y, sample_weight):
+        """Validated rows of new tasks (a classifier's labels in ``classes_``)."""
+        classifier = is_classifier(self.estimator)
+        data = check_new_task_data(
+            self, X, y, sample_weight=sample_weight, y_numeric=not classifier
+        )
+        if classifier:
+            check_classification_targets(data.y)
+            unseen = np.setdiff1d(np.unique(data.y), self.classes_)
+            if len(unseen):
+                raise ValueError(
+                    f"The new tasks hold the class(es) {format_labels(unseen)}, "
+                    f"which fit did not see; the classes are "
+                    f"{format_labels(self.classes_)}. fit_new_tasks keeps the "
+                    "classes of fit: refit with fit to add classes."
+                )
+        return data
+
 
 class PerTaskEstimator(_TaskWrapperBase):
     """Single-task learning: an independent clone of an estimator per task.
@@ -226,6 +251,9 @@ class PerTaskEstimator(_TaskWrapperBase):
         Task labels, sorted.
     n_tasks_ : int
         Number of tasks.
+    new_tasks_ : ndarray of shape (n_new_tasks,)
+        After :meth:`fit_new_tasks`: the labels it added, at the end of
+        ``tasks_``.
     task_column_ : hashable or None
         The resolved task column (a name, or a non-negative position).
     classes_ : ndarray of shape (n_classes,)
@@ -317,6 +345,49 @@ class PerTaskEstimator(_TaskWrapperBase):
                 shapes = {np.shape(value) for value in values}
                 if len(shapes) == 1:
                     setattr(self, name, np.stack([np.asarray(v) for v in values]))
+
+    def fit_new_tasks(self, X, y, sample_weight=None):
+        """Fit a clone of the estimator on each new task's rows.
+
+        The fitted tasks are left as they are; each task of ``X`` (a label
+        not seen in ``fit``) gets its own ``clone(estimator)`` fitted on its
+        rows alone, appended to ``estimators_``. A second call replaces the
+        tasks of the first. Long format only.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
+            Features and the task column, rows of new tasks only.
+        y : array-like of shape (n_samples,)
+            Targets of the new tasks.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, passed to each clone's ``fit``.
+
+        Returns
+        -------
+        self : PerTaskEstimator
+        """
+        check_is_fitted(self, "estimators_")
+        metadata = self._fit_metadata(sample_weight, {})
+        data = self._new_task_data(X, y, metadata.get("sample_weight"))
+        if is_classifier(self.estimator):
+            self._check_two_classes_per_task(data)
+        new = [
+            self._fit_one(
+                X_t,
+                y_t,
+                {"sample_weight": w_t} if "sample_weight" in metadata else {},
+                data.tasks[t],
+            )
+            for t, X_t, y_t, w_t in data.iter_tasks()
+        ]
+        self.estimators_ = self.estimators_[: n_source_tasks(self)] + new
+        add_new_tasks(self, data.tasks)
+        for name in ("coef_", "intercept_"):
+            if hasattr(self, name):
+                delattr(self, name)
+        self._stack_coefficients()
+        return self
 
     def predict(self, X):
         """Predict each row with the model of its task.
@@ -435,9 +506,12 @@ class PooledEstimator(_TaskWrapperBase):
     estimator_ : estimator
         The fitted clone.
     tasks_ : ndarray of shape (n_tasks,)
-        Task labels seen in ``fit``.
+        Task labels seen in ``fit`` (then those of :meth:`fit_new_tasks`).
     n_tasks_ : int
         Number of tasks.
+    new_tasks_ : ndarray of shape (n_new_tasks,)
+        After :meth:`fit_new_tasks`: the labels it added, at the end of
+        ``tasks_``.
     task_column_ : hashable or None
         The resolved task column.
     classes_ : ndarray of shape (n_classes,)
@@ -493,6 +567,34 @@ class PooledEstimator(_TaskWrapperBase):
             data.y,
             self._select_metadata(X, metadata, data, slice(None)),
         )
+        return self
+
+    def fit_new_tasks(self, X, y, sample_weight=None):
+        """Register new tasks; the pooled model is left unchanged.
+
+        The pooled model has no parameter of its own per task, so a new
+        task's rows change nothing: they are validated (features, labels
+        not seen in ``fit``, the classes of ``fit`` for a classifier) and
+        the task labels are added to ``tasks_``. Refitting with ``fit`` on
+        the rows of the fitted and the new tasks is the alternative that
+        uses the new rows. A second call replaces the tasks of the first.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
+            Features and the task column, rows of new tasks only.
+        y : array-like of shape (n_samples,)
+            Targets of the new tasks.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights (validated, not used).
+
+        Returns
+        -------
+        self : PooledEstimator
+        """
+        check_is_fitted(self, "estimator_")
+        data = self._new_task_data(X, y, sample_weight)
+        add_new_tasks(self, data.tasks)
         return self
 
     def predict(self, X):

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import r2_score
 
@@ -163,3 +164,104 @@ def test_failing_task_is_named_plainly():
     model = PerTaskEstimator(LogisticRegression(C=-1.0), task_column=0)
     with pytest.raises(ValueError, match=r"on task 0\.0 \(2 rows\) failed"):
         model.fit(X, y)
+
+
+def _source_and_new(seed=0):
+    """Tasks w, x of :func:`_long_frame` as source, y and z as new tasks."""
+    frame, y = _long_frame(seed)
+    source = frame["store"].isin(["w", "x"]).to_numpy()
+    return frame[source], y[source], frame[~source], y[~source]
+
+
+def test_per_task_fit_new_tasks_equals_a_clone_fitted_on_each_new_task():
+    frame, y, new, y_new = _source_and_new()
+    weights = np.random.RandomState(2).uniform(0.5, 2.0, len(y_new))
+    model = PerTaskEstimator(Ridge(alpha=0.3), task_column="store").fit(frame, y)
+    source_coef = model.coef_.copy()
+    new_copy, y_copy = new.copy(), y_new.copy()
+    model.fit_new_tasks(new, y_new, sample_weight=weights)
+    assert list(model.tasks_) == ["w", "x", "y", "z"]
+    assert list(model.new_tasks_) == ["y", "z"]
+    assert len(model.estimators_) == 4 and model.coef_.shape == (4, 5)
+    np.testing.assert_array_equal(model.coef_[:2], source_coef)
+    features = new.drop(columns="store")
+    for t, task in [(2, "y"), (3, "z")]:
+        rows = (new["store"] == task).to_numpy()
+        oracle = Ridge(alpha=0.3).fit(
+            features[rows], y_new[rows], sample_weight=weights[rows]
+        )
+        np.testing.assert_allclose(model.coef_[t], oracle.coef_, rtol=1e-12)
+        np.testing.assert_allclose(
+            model.predict(new[rows]), oracle.predict(features[rows]), rtol=1e-12
+        )
+    pd.testing.assert_frame_equal(new, new_copy)
+    np.testing.assert_array_equal(y_new, y_copy)
+
+
+def test_per_task_second_fit_new_tasks_replaces_the_first():
+    frame, y, new, y_new = _source_and_new()
+    model = PerTaskEstimator(Ridge(), task_column="store").fit(frame, y)
+    model.fit_new_tasks(new, y_new)
+    only_z = (new["store"] == "z").to_numpy()
+    model.fit_new_tasks(new[only_z], y_new[only_z])
+    assert list(model.tasks_) == ["w", "x", "z"] and len(model.estimators_) == 3
+    with pytest.raises(ValueError, match="'y'"):
+        model.predict(new[~only_z])
+
+
+def test_per_task_fit_new_tasks_names_the_task_the_estimator_cannot_fit():
+    from sklearn.linear_model import RidgeCV
+
+    frame, y, new, y_new = _source_and_new()
+    model = PerTaskEstimator(RidgeCV(cv=3), task_column="store").fit(frame, y)
+    task = new["store"].iloc[0]
+    with pytest.raises(
+        ValueError,
+        match=rf"Fitting RidgeCV on task '{task}' \(1 rows\) failed: Cannot have",
+    ):
+        model.fit_new_tasks(new.iloc[[0]], y_new[:1])
+    assert list(model.tasks_) == ["w", "x"]
+
+
+def test_fit_new_tasks_contract_errors():
+    frame, y, new, y_new = _source_and_new()
+    for model in (
+        PerTaskEstimator(Ridge(), task_column="store"),
+        PooledEstimator(Ridge(), task_column="store"),
+    ):
+        with pytest.raises(NotFittedError):
+            model.fit_new_tasks(new, y_new)
+        model.fit(frame, y)
+        with pytest.raises(ValueError, match=r"\['w', 'x'\].*were seen during fit"):
+            model.fit_new_tasks(frame, y)
+        with pytest.raises(ValueError, match="features"):
+            model.fit_new_tasks(new.drop(columns="f0"), y_new)
+    wide = PerTaskEstimator(Ridge()).fit(np.ones((4, 2)), np.ones((4, 2)))
+    with pytest.raises(ValueError, match="long format"):
+        wide.fit_new_tasks(np.ones((4, 2)), np.ones(4))
+
+
+def test_fit_new_tasks_classifier_refuses_classes_not_seen_in_fit():
+    frame, y, new, _ = _source_and_new()
+    labels = (y > np.median(y)).astype(int)
+    new_labels = np.where(np.arange(len(new)) % 2, 1, 2)
+    for model in (
+        PerTaskEstimator(LogisticRegression(), task_column="store"),
+        PooledEstimator(LogisticRegression(), task_column="store"),
+    ):
+        model.fit(frame, labels)
+        with pytest.raises(ValueError, match=r"class\(es\) \[2\].*fit did not see"):
+            model.fit_new_tasks(new, new_labels)
+
+
+def test_pooled_fit_new_tasks_keeps_the_pooled_model():
+    frame, y, new, y_new = _source_and_new()
+    model = PooledEstimator(Ridge(alpha=2.0), task_column="store").fit(frame, y)
+    before = model.predict(new)
+    oracle = Ridge(alpha=2.0).fit(frame.drop(columns="store"), y)
+    model.fit_new_tasks(new, y_new)
+    assert list(model.tasks_) == ["w", "x", "y", "z"]
+    np.testing.assert_array_equal(model.predict(new), before)
+    np.testing.assert_allclose(
+        model.predict(new), oracle.predict(new.drop(columns="store")), rtol=1e-12
+    )
