@@ -17,13 +17,26 @@ from ..losses import LogisticLoss, MultinomialLoss, SquaredLoss
 from ..solvers import bcd, fista
 from ..solvers._l21 import group_norms, make_design, penalty_strengths
 from ._base import MultiTaskLinearClassifierMixin, MultiTaskLinearMixin
+from ._transfer import record_source_noise
 
 _SOLVERS = {"squared": ("bcd", "fista", "cvxpy"), "logistic": ("fista", "cvxpy")}
 
 
-def _resolve_solver(solver, loss):
-    """``"auto"``: BCD for the squared loss, FISTA otherwise."""
+def _resolve_solver(solver, loss, intercept_alpha=0.0):
+    """``"auto"``: BCD for the squared loss with free intercepts, FISTA otherwise.
+
+    BCD profiles out free intercepts task by task; tied ones
+    (``intercept_alpha > 0``) couple the tasks, which FISTA and cvxpy handle.
+    """
     family = "squared" if loss.name == "squared" else "logistic"
+    if family == "squared" and intercept_alpha > 0:
+        if solver == "bcd":
+            raise ValueError(
+                "solver='bcd' needs free task intercepts; got intercept_alpha="
+                f"{intercept_alpha!r}. Use solver='auto', 'fista' or 'cvxpy', or "
+                "set intercept_alpha=0."
+            )
+        return "fista" if solver == "auto" else solver
     if solver == "auto":
         return "bcd" if family == "squared" else "fista"
     if solver not in _SOLVERS[family]:
@@ -120,6 +133,7 @@ class _JointFeatureMixin(MultiTaskLinearMixin):
         return np.array(self.coef_, dtype=float), np.array(self.intercept_, dtype=float)
 
     def _set_result(self, result, solver, fit_intercept):
+        """Fitted attributes of ``result`` (coefficients in the units of ``X``)."""
         self.coef_ = np.asarray(result.coef, dtype=float)
         intercept = np.asarray(result.intercept, dtype=float)
         self.intercept_ = intercept if fit_intercept else np.zeros_like(intercept)
@@ -141,10 +155,12 @@ class JointFeatureRegressor(MultiTaskRegressorMixin, _JointFeatureMixin, BaseEst
         minimise  sum_t (1 / n_t) sum_{i in t} s_i 0.5 (y_i - x_i . w_t - b_t)^2
                   + alpha * l1_ratio * sum_j ||W[:, j]||_2
                   + (alpha / 2) (1 - l1_ratio) ||W||_F^2
+                  + (intercept_alpha / 2) sum_t (b_t - b_0)^2
 
     where ``n_t`` is the total sample weight of task ``t``, ``s_i`` the
     sample weight of row ``i`` and ``W[:, j]`` the coefficients of feature
-    ``j`` in all tasks. The intercepts ``b_t`` are not penalised.
+    ``j`` in all tasks, minimised also over the shared intercept ``b_0``.
+    With the default ``intercept_alpha=0`` the intercepts ``b_t`` are free.
 
     With every task observing the same rows of ``X`` (wide format without
     ``NaN``), no sample weights and ``l1_ratio=1`` this is exactly
@@ -166,6 +182,12 @@ class JointFeatureRegressor(MultiTaskRegressorMixin, _JointFeatureMixin, BaseEst
         ridge penalty.
     fit_intercept : bool, default=True
         Whether to fit one intercept per task; without, every ``b_t = 0``.
+    intercept_alpha : float, default=0.0
+        Strength of the tie of the task intercepts to the shared intercept
+        ``b_0`` (>= 0), as in every linear model of skmtl (see the
+        :ref:`User Guide <regularization>`). 0: free intercepts; large values:
+        one intercept for all tasks. It helps tasks with few rows. When
+        positive, ``solver="auto"`` picks FISTA ("bcd" needs free intercepts).
     task_column : str, int or None, default=None
         Column of ``X`` that holds the task of each row (long format): a name
         for a DataFrame, an integer position for an array. ``None``: ``y`` is
@@ -291,6 +313,7 @@ class JointFeatureRegressor(MultiTaskRegressorMixin, _JointFeatureMixin, BaseEst
 
     _parameter_constraints = {
         **_COMMON_CONSTRAINTS,
+        "intercept_alpha": [Interval(Real, 0, None, closed="left")],
         "solver": [StrOptions({"auto", "bcd", "fista", "cvxpy"})],
     }
 
@@ -300,6 +323,7 @@ class JointFeatureRegressor(MultiTaskRegressorMixin, _JointFeatureMixin, BaseEst
         *,
         l1_ratio=1.0,
         fit_intercept=True,
+        intercept_alpha=0.0,
         task_column=None,
         solver="auto",
         tol=1e-4,
@@ -310,6 +334,7 @@ class JointFeatureRegressor(MultiTaskRegressorMixin, _JointFeatureMixin, BaseEst
         self.alpha = alpha
         self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
         self.task_column = task_column
         self.solver = solver
         self.tol = tol
@@ -346,20 +371,26 @@ class JointFeatureRegressor(MultiTaskRegressorMixin, _JointFeatureMixin, BaseEst
             self, X, y, task_column=self.task_column, sample_weight=sample_weight
         )
         loss = SquaredLoss()
-        solver = _resolve_solver(self.solver, loss)
-        coef_init, _ = self._warm_start_init((data.n_tasks, data.n_features))
+        intercept_alpha = float(self.intercept_alpha) if self.fit_intercept else 0.0
+        solver = _resolve_solver(self.solver, loss, intercept_alpha)
+        coef_init, intercept_init = self._warm_start_init(
+            (data.n_tasks, data.n_features)
+        )
         result = _solve(
             data,
             loss,
             alpha=self.alpha,
             l1_ratio=self.l1_ratio,
             fit_intercept=self.fit_intercept,
+            intercept_alpha=intercept_alpha,
             solver=solver,
             tol=self.tol,
             max_iter=self.max_iter,
             coef_init=coef_init,
+            intercept_init=intercept_init if intercept_alpha else None,
         )
         self._set_result(result, solver, self.fit_intercept)
+        record_source_noise(self, data, "squared")
         return self
 
     def predict(self, X):
@@ -616,6 +647,7 @@ class JointFeatureClassifier(
             intercept_init=intercept_init,
         )
         self._set_result(result, solver, self.fit_intercept)
+        record_source_noise(self, data, loss.name)
         return self
 
 

@@ -35,6 +35,7 @@ from ._joint_feature import (
     _solve,
 )
 from ._mean_regularized import _check_grid
+from ._transfer import record_source_noise
 
 
 class _Problem:
@@ -691,6 +692,9 @@ class JointFeatureRegressorCV(
         scikit-learn >= 1.7).
     fit_intercept : bool, default=True
         Whether to fit one intercept per task.
+    intercept_alpha : float, default=0.0
+        Strength of the tie of the task intercepts, as in
+        :class:`JointFeatureRegressor` (not searched).
     task_column : str, int or None, default=None
         Column of ``X`` that holds the task of each row (long format).
     cv : int, cross-validation generator or iterable, default=None
@@ -784,6 +788,7 @@ dual_gap_, solver_
 
     _parameter_constraints = {
         **_CV_CONSTRAINTS,
+        "intercept_alpha": [Interval(Real, 0, None, closed="left")],
         "solver": [StrOptions({"auto", "bcd", "fista", "cvxpy"})],
     }
 
@@ -795,6 +800,7 @@ dual_gap_, solver_
         n_alphas=100,
         alphas=None,
         fit_intercept=True,
+        intercept_alpha=0.0,
         task_column=None,
         cv=None,
         n_jobs=None,
@@ -808,6 +814,7 @@ dual_gap_, solver_
         self.n_alphas = n_alphas
         self.alphas = alphas
         self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
         self.task_column = task_column
         self.cv = cv
         self.n_jobs = n_jobs
@@ -857,7 +864,8 @@ dual_gap_, solver_
             loss="squared",
             template=self,
         )
-        solver = _resolve_solver(self.solver, problem.loss)
+        intercept_alpha = float(self.intercept_alpha) if self.fit_intercept else 0.0
+        solver = _resolve_solver(self.solver, problem.loss, intercept_alpha)
         config = {
             "make_template": lambda: JointFeatureRegressor(
                 task_column=self.task_column
@@ -866,7 +874,7 @@ dual_gap_, solver_
             "loss": "squared",
             "classes": None,
             "fit_intercept": self.fit_intercept,
-            "intercept_alpha": 0.0,
+            "intercept_alpha": intercept_alpha,
             "solver": solver,
             "tol": self.tol,
             "max_iter": self.max_iter,
@@ -888,12 +896,14 @@ dual_gap_, solver_
             alpha=self.alpha_,
             l1_ratio=self.l1_ratio_,
             fit_intercept=self.fit_intercept,
+            intercept_alpha=intercept_alpha,
             solver=solver,
             tol=self.tol,
             max_iter=self.max_iter,
             design=problem.design,
         )
         self._set_result(result, solver, self.fit_intercept)
+        record_source_noise(self, problem.data, "squared")
         return self
 
     def predict(self, X):
@@ -1169,4 +1179,5 @@ dual_gap_, solver_
             design=problem.design,
         )
         self._set_result(result, solver, self.fit_intercept)
+        record_source_noise(self, problem.data, problem.loss.name)
         return self
