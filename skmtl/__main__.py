@@ -35,9 +35,10 @@ import numpy as np
 
 from . import __version__
 from ._compare import (
+    DEFAULT_SHOTS,
     LOGISTIC_FOLDS,
     MODELS,
-    MTGP_MAX_TRAINING_ROWS,
+    NEW_TASK_N_SPLITS,
     CompareError,
     Dataset,
     ModelResult,
@@ -45,15 +46,18 @@ from ._compare import (
     best_result,
     build_model,
     check_enough_rows,
+    check_new_task_rows,
     check_some_model_ran,
+    format_new_tasks,
     format_results,
     inner_folds_for,
+    make_new_task_folds,
     make_splits,
     metric_names,
     one_hot_encoder,
     one_line,
     run_comparison,
-    training_size,
+    run_new_tasks,
     unavailable_reason,
 )
 
@@ -227,7 +231,8 @@ def _protocol_arguments(compare):
         type=int,
         metavar="N",
         help=f"number of random train/test splits within every task (default: "
-        f"{DEFAULT_N_SPLITS}). Example: --n-splits 3",
+        f"{DEFAULT_N_SPLITS}); with --new-tasks, the number of folds of held-out "
+        f"tasks (default: {NEW_TASK_N_SPLITS}). Example: --n-splits 3",
     )
     group.add_argument(
         "--test-size",
@@ -251,22 +256,33 @@ def _protocol_arguments(compare):
         help="seed: split k uses N + k (default: 0). Example: --random-state 42",
     )
     group.add_argument(
+        "--new-tasks",
+        action="store_true",
+        help="instead of splits within every task: transfer to new tasks. "
+        "Whole tasks are held out (--n-splits folds of tasks, default "
+        f"{NEW_TASK_N_SPLITS}); every model is fitted on the other tasks, then "
+        "given k labelled rows of each held-out task (--shots) and scored on "
+        "the held-out tasks' remaining rows: multi-task models adapt with "
+        "fit_new_tasks (k=0: their shared model), the per-task baseline is "
+        "fitted on the k rows alone (k >= 2), the pooled one refitted with "
+        "them. Example: --new-tasks --shots 0 1 2 5 10",
+    )
+    group.add_argument(
+        "--shots",
+        nargs="+",
+        type=int,
+        metavar="K",
+        help="with --new-tasks: numbers of labelled rows of every held-out "
+        f"task, increasing (default: {' '.join(map(str, DEFAULT_SHOTS))}); every "
+        "task needs more than the largest. Example: --shots 0 2 5",
+    )
+    group.add_argument(
         "--n-jobs",
         type=int,
         default=1,
         metavar="N",
         help="fits run in parallel (joblib); -1 for every core (default: 1). "
         "Example: --n-jobs 2",
-    )
-    group.add_argument(
-        "--mtgp-max-rows",
-        type=int,
-        default=MTGP_MAX_TRAINING_ROWS,
-        metavar="N",
-        help="skip the multi-task GP above N training rows (default: "
-        f"{MTGP_MAX_TRAINING_ROWS}); above 2,000 observations it fits with its "
-        "sparse solver (100 inducing inputs), about 20-75 s per split on School. "
-        "Example: --mtgp-max-rows 20000",
     )
 
 
@@ -310,7 +326,11 @@ def _output_arguments(compare):
 
 def _check_settings(args):
     """Resolve defaults and reject impossible combinations, before any work."""
-    if args.cv is not None:
+    if args.new_tasks:
+        _check_new_task_settings(args)
+    elif args.shots is not None:
+        raise CompareError("--shots: only with --new-tasks.")
+    elif args.cv is not None:
         if args.n_splits is not None or args.test_size is not None:
             raise CompareError(
                 "--cv K replaces --n-splits and --test-size; give one or the other."
@@ -332,12 +352,41 @@ def _check_settings(args):
         raise CompareError(
             f"--max-categories must be at least 2, got {args.max_categories}."
         )
-    if args.mtgp_max_rows < 1:
-        raise CompareError(
-            f"--mtgp-max-rows must be at least 1, got {args.mtgp_max_rows}."
-        )
     _check_data_options(args)
     _check_outputs(args)
+
+
+def _check_new_task_settings(args):
+    """Defaults and checks of --new-tasks (folds of tasks, --shots)."""
+    from .model_selection._split import _check_shots
+
+    if args.cv is not None or args.test_size is not None:
+        given = "--cv" if args.cv is not None else "--test-size"
+        raise CompareError(
+            f"{given} does not apply to --new-tasks, which holds out whole "
+            "tasks (--n-splits folds of tasks) and tests the rows of each after "
+            "its first max(--shots); drop it."
+        )
+    if args.targets is not None:
+        raise CompareError(
+            "--new-tasks holds out whole tasks and needs a task column: give "
+            "--target COL --task-column COL instead of --targets."
+        )
+    if args.save_model is not None:
+        raise CompareError(
+            "--save-model does not apply to --new-tasks (no single best model "
+            "is refitted); run without --new-tasks to save a model."
+        )
+    args.n_splits = NEW_TASK_N_SPLITS if args.n_splits is None else args.n_splits
+    if args.n_splits < 2:
+        raise CompareError(
+            f"--n-splits must be at least 2 with --new-tasks (folds of held-out "
+            f"tasks), got {args.n_splits}."
+        )
+    try:
+        args.shots = _check_shots(DEFAULT_SHOTS if args.shots is None else args.shots)
+    except ValueError as exc:
+        raise CompareError(f"--shots {' '.join(map(str, args.shots))}: {exc}") from None
 
 
 def _check_data_options(args):
@@ -1076,7 +1125,7 @@ def _data_line(dataset):
 # --------------------------------------------------------------------------
 
 
-def _select_models(args, dataset, splits):
+def _select_models(args, dataset):
     """The models to run, and the skipped ones with their reason."""
     defaults = [name for name, spec in MODELS.items() if spec.default]
     requested = list(dict.fromkeys(args.models)) if args.models else defaults
@@ -1084,15 +1133,8 @@ def _select_models(args, dataset, splits):
     if unknown:
         raise CompareError(f"unknown model(s) {unknown}; available: {list(MODELS)}.")
     runnable, skipped = [], {}
-    n_train = training_size(dataset, splits)
     for name in requested:
         reason = unavailable_reason(name, dataset.task_type)
-        if reason is None and name == "mtgp" and n_train > args.mtgp_max_rows:
-            reason = (
-                f"{n_train:,} training observations > {args.mtgp_max_rows:,} "
-                "(--mtgp-max-rows): a multi-task GP costs O(N^3) time and "
-                "O(N^2) memory"
-            )
         if reason is None:
             runnable.append(name)
         else:
@@ -1241,7 +1283,8 @@ def _settings(args, task_type, requested):
         "cv": args.cv,
         "random_state": args.random_state,
         "n_jobs": args.n_jobs,
-        "mtgp_max_rows": args.mtgp_max_rows,
+        "new_tasks": args.new_tasks,
+        "shots": list(args.shots) if args.new_tasks else None,
     }
 
 
@@ -1260,13 +1303,15 @@ def _command_line(settings):
         words += ["--categorical", *settings["categorical"]]
     words += ["--max-categories", str(settings["max_categories"])]
     words += ["--impute", settings["impute"], "--models", *settings["models"]]
-    if settings["cv"] is not None:
+    if settings["new_tasks"]:
+        words += ["--new-tasks", "--shots", *map(str, settings["shots"])]
+        words += ["--n-splits", str(settings["n_splits"])]
+    elif settings["cv"] is not None:
         words += ["--cv", str(settings["cv"])]
     else:
         words += ["--n-splits", str(settings["n_splits"])]
         words += ["--test-size", f"{settings['test_size']:g}"]
     words += ["--random-state", str(settings["random_state"])]
-    words += ["--mtgp-max-rows", str(settings["mtgp_max_rows"])]
     return shlex.join(words)
 
 
@@ -1368,6 +1413,8 @@ def compare(args):
     _check_settings(args)
     frame, source = _load(args)
     dataset, notes, info = _prepare(frame, args, source)
+    if args.new_tasks:
+        return _compare_new_tasks(args, dataset, notes, info, start)
     check_enough_rows(dataset, test_size=args.test_size, cv=args.cv)
     splits = make_splits(
         dataset,
@@ -1377,7 +1424,7 @@ def compare(args):
         random_state=args.random_state,
     )
     inner_folds = inner_folds_for(dataset, splits)
-    requested, runnable, skipped = _select_models(args, dataset, splits)
+    requested, runnable, skipped = _select_models(args, dataset)
     notes = [("data", _data_line(dataset)), *notes]
     notes += _protocol_notes(args, dataset, splits, inner_folds, runnable, skipped)
     if not args.quiet:
@@ -1398,6 +1445,148 @@ def compare(args):
     }
     _write_outputs(args, report, start)
     return 0
+
+
+def _compare_new_tasks(args, dataset, notes, info, start):
+    """``skmtl compare --new-tasks``: learning curves on held-out tasks."""
+    check_new_task_rows(dataset, shots=args.shots, n_splits=args.n_splits)
+    folds = make_new_task_folds(
+        dataset,
+        n_splits=args.n_splits,
+        shots=args.shots,
+        random_state=args.random_state,
+    )
+    sources = [Split(fold.index, fold.source, fold.test, fold.seed) for fold in folds]
+    inner_folds = inner_folds_for(dataset, sources)
+    requested, runnable, skipped = _select_models(args, dataset)
+    notes = [("data", _data_line(dataset)), *notes]
+    notes += _new_task_notes(args, dataset, folds, inner_folds, runnable, skipped)
+    if not args.quiet:
+        _print_notes(notes)
+        print()
+    progress = _Progress(
+        len(folds) * len(runnable), not args.quiet and sys.stderr.isatty()
+    )
+    try:
+        results = run_new_tasks(
+            dataset,
+            runnable,
+            folds,
+            args.shots,
+            inner_folds=inner_folds,
+            n_jobs=args.n_jobs,
+            progress=progress,
+        )
+    finally:
+        progress.close()
+    table = _new_task_table(requested, results, skipped, args.shots)
+    print(format_new_tasks(table, dataset))
+    check_some_model_ran(results)
+    report = {
+        "settings": _settings(args, dataset.task_type, requested),
+        "dataset": dataset,
+        "results": table,
+        "notes": notes,
+        "info": info,
+        "folds": folds,
+        "inner_folds": inner_folds,
+    }
+    _write_new_task_outputs(args, report, start)
+    return 0
+
+
+def _new_task_notes(args, dataset, folds, inner_folds, runnable, skipped):
+    n_tasks = len(dataset.task_sizes())
+    held_out = "/".join(str(len(fold.held_out)) for fold in folds)
+    protocol = (
+        f"new tasks: {len(folds)} folds of held-out tasks ({held_out} of "
+        f"{n_tasks} tasks, seed {args.random_state}); k = "
+        f"{', '.join(map(str, args.shots))} labelled rows of each held-out task, "
+        f"tested on its rows after the first {max(args.shots)}"
+    )
+    models = ", ".join(runnable)
+    if skipped:
+        models += f"; skipped: {', '.join(skipped)} (see below)"
+    return [
+        ("protocol", protocol),
+        (
+            "tuning",
+            _tuning_note(dataset, inner_folds, "within every task", runnable).replace(
+                "the training part only", "the source tasks only"
+            ),
+        ),
+        ("models", models),
+    ]
+
+
+def _new_task_table(requested, results, skipped, shots):
+    """Results in the requested order, skipped models included."""
+    from ._compare import NewTaskResult
+
+    by_name = {result.name: result for result in results}
+    for name, reason in skipped.items():
+        by_name[name] = NewTaskResult(name, shots, status="skipped", reason=reason)
+    return [by_name[name] for name in requested]
+
+
+def _new_task_payload(report):
+    """Every number of a --new-tasks run, as one JSON-ready dict."""
+    dataset = report["dataset"]
+    names = metric_names(dataset)
+    return {
+        "command": _command_line(report["settings"]),
+        "settings": report["settings"],
+        "versions": _versions(),
+        "data": {
+            "source": dataset.source,
+            "layout": dataset.layout,
+            "task_type": dataset.task_type,
+            "n_rows": dataset.n_samples,
+            "n_tasks": len(dataset.task_sizes()),
+            "task_sizes": {str(k): v for k, v in dataset.task_sizes().items()},
+            "targets": dataset.target_names,
+            **report["info"],
+        },
+        "decisions": [
+            {"topic": topic, "text": text} for topic, text in report["notes"]
+        ],
+        "protocol": {
+            "new_tasks": True,
+            "shots": list(report["settings"]["shots"]),
+            "folds": [
+                {
+                    "index": fold.index,
+                    "seed": fold.seed,
+                    "held_out_tasks": [str(task) for task in fold.held_out],
+                    "n_source": len(fold.source),
+                    "n_test": len(fold.test),
+                }
+                for fold in report["folds"]
+            ],
+            "inner_folds": report["inner_folds"],
+            "score": names["score"][0],
+            "error": names["error"][0],
+        },
+        "results": [result.summary() for result in report["results"]],
+        "elapsed_seconds": report["elapsed"],
+    }
+
+
+def _write_new_task_outputs(args, report, start):
+    say = (lambda *a: None) if args.quiet else print
+    if not args.quiet:
+        print()
+    if args.plot is not None:
+        from ._compare_plot import plot_new_tasks
+
+        plot_new_tasks(args.plot, report["results"], report["dataset"])
+        say(f"wrote {args.plot}")
+    report["elapsed"] = time.perf_counter() - start
+    if args.json is not None:
+        args.json.write_text(json.dumps(_new_task_payload(report), indent=2))
+        say(f"wrote {args.json}")
+    say(f"reproduce: {_command_line(report['settings'])}")
+    say(f"total time: {report['elapsed']:.1f} s")
 
 
 def _write_outputs(args, report, start):

@@ -47,7 +47,7 @@ from threadpoolctl import threadpool_limits
 
 from .baseline import PerTaskEstimator, PooledEstimator
 from .metrics import task_scores
-from .model_selection import TaskKFold, train_test_split_tasks
+from .model_selection import FewShotTasksOut, TaskKFold, train_test_split_tasks
 from .model_selection._split import _task_split_sizes
 from .pipeline import TaskColumnPassthrough
 
@@ -80,11 +80,6 @@ JOINT_FEATURE_EPS = 1e-2
 INNER_FOLDS = 5
 #: Fewest training rows a task may have in a split.
 MIN_TRAINING_ROWS = 2
-#: Default largest number of training observations for the multi-task GP.
-#: Its dense solver costs O(N^3) time per likelihood evaluation and a fit
-#: takes tens to hundreds of evaluations: on a busy 2-core machine one fit
-#: on 500 observations took 40 s, on 1,000 observations 20 s to 11 min.
-MTGP_MAX_TRAINING_ROWS = 1000
 
 
 class CompareError(ValueError):
@@ -572,7 +567,8 @@ MODELS = {
         ModelSpec(
             "mtgp",
             "multi-task Gaussian process with a learned task covariance "
-            "(Bonilla et al. 2008); regression only",
+            "(Bonilla et al. 2008); regression only; exact up to 2,000 "
+            "observations, sparse (100 inducing inputs, Titsias 2009) above",
             True,
             _mtgp_regressor,
             None,
@@ -1431,3 +1427,481 @@ def _improved_cell(result):
     if result.tasks_improved is None:
         return "-"
     return f"{result.tasks_improved}/{result.tasks_compared}"
+
+
+# --------------------------------------------------------------------------
+# transfer to new tasks (skmtl compare --new-tasks)
+# --------------------------------------------------------------------------
+
+#: Default numbers of labelled rows of every held-out task (``--shots``).
+DEFAULT_SHOTS = (0, 1, 2, 5, 10)
+#: Default folds of held-out tasks: every model is fitted once per fold and
+#: adapted once per ``k``.
+NEW_TASK_N_SPLITS = 3
+#: Fewest labelled rows of a task for the per-task baseline to be fitted.
+PER_TASK_MIN_SHOTS = 2
+
+
+@dataclass(frozen=True)
+class NewTaskFold:
+    """One fold of held-out tasks of the k-shot protocol.
+
+    Parameters
+    ----------
+    index : int
+    source : ndarray of int
+        Rows of the tasks that are not held out.
+    labelled : dict
+        ``{k: rows}``: the first ``k`` rows of every held-out task.
+    test : ndarray of int
+        The held-out tasks' rows after their first ``max(shots)``.
+    held_out : list
+        Labels of the held-out tasks.
+    seed : int
+        Seed of this fold's inner cross-validation (and random models).
+    """
+
+    index: int
+    source: np.ndarray
+    labelled: dict
+    test: np.ndarray
+    held_out: list
+    seed: int
+
+
+def check_new_task_rows(dataset, *, shots, n_splits):
+    """Raise a :class:`CompareError` if the tasks do not fit the k-shot protocol.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    shots : tuple of int
+    n_splits : int
+    """
+    if dataset.layout != "long":
+        raise CompareError(
+            "--new-tasks holds out whole tasks and needs a task column: give "
+            "--target COL --task-column COL instead of --targets."
+        )
+    sizes = dataset.task_sizes()
+    if n_splits > len(sizes):
+        raise CompareError(
+            f"--new-tasks with --n-splits {n_splits}: there are only "
+            f"{len(sizes)} tasks to hold out; set --n-splits to at most "
+            f"{len(sizes)}."
+        )
+    small = {task: n for task, n in sizes.items() if n <= max(shots)}
+    if small:
+        shown = ", ".join(f"{task!r} ({n})" for task, n in list(small.items())[:5])
+        more = f" and {len(small) - 5} more" if len(small) > 5 else ""
+        raise CompareError(
+            f"--shots up to {max(shots)}: every task needs more than "
+            f"{max(shots)} rows (the rest are its test rows), but task(s) "
+            f"{shown}{more} have fewer. Give smaller --shots, or remove these "
+            "tasks from the data."
+        )
+
+
+def make_new_task_folds(dataset, *, n_splits, shots, random_state=0):
+    """The folds of :class:`~skmtl.model_selection.FewShotTasksOut`.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Long format.
+    n_splits : int
+    shots : tuple of int
+    random_state : int, default=0
+        Seeds the splitter; fold ``f`` seeds its inner cross-validation with
+        ``random_state + f``.
+
+    Returns
+    -------
+    folds : list of NewTaskFold
+    """
+    cv = FewShotTasksOut(
+        n_splits,
+        shots=shots,
+        task_column=dataset.task_column,
+        random_state=random_state,
+    )
+    labels = dataset.task_of_rows()
+    folds = {}
+    for fold, k, train, test in cv.split_shots(dataset.X):
+        if fold not in folds:
+            held_out = np.unique(labels[test])
+            source = np.flatnonzero(~np.isin(labels, held_out))
+            folds[fold] = NewTaskFold(
+                fold, source, {}, test, held_out.tolist(), random_state + fold
+            )
+        folds[fold].labelled[k] = np.setdiff1d(train, folds[fold].source)
+    return list(folds.values())
+
+
+@dataclass
+class NewTaskOutcome:
+    """What one model gave on one fold of held-out tasks, at every ``k``."""
+
+    name: str
+    fold: int
+    scores: dict = field(default_factory=dict)
+    fit_time: float = float("nan")
+    adapt_time: dict = field(default_factory=dict)
+    errors: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+    error: str = None
+
+
+def _allow_unknown_tasks(model):
+    """Predict tasks the model never saw with its shared model, where it can."""
+    keys = [key for key in model.get_params() if key.split("__")[-1] == "unknown_task"]
+    model.set_params(**dict.fromkeys(keys, "shared"))
+    return model
+
+
+def _adaptable(model):
+    """The fitted estimator of a pipeline whose ``fit_new_tasks`` is called."""
+    estimator = model[-1]
+    if isinstance(estimator, GridSearchCV):
+        estimator = estimator.best_estimator_
+    if not hasattr(estimator, "fit_new_tasks"):
+        raise CompareError(
+            f"{type(estimator).__name__} has no fit_new_tasks: it cannot adapt "
+            "to new tasks without refitting the source tasks"
+        )
+    return estimator
+
+
+def _rows_of(dataset, rows):
+    return dataset.X.iloc[rows], dataset.y[rows]
+
+
+def _adapted_curve(name, dataset, fold, shots, inner_folds, outcome):
+    """A multi-task model: fitted on the source tasks, adapted at every k."""
+    model = build_model(name, dataset, random_state=fold.seed, inner_folds=inner_folds)
+    _allow_unknown_tasks(model)
+    start = time.perf_counter()
+    model.fit(*_rows_of(dataset, fold.source))
+    outcome.fit_time = time.perf_counter() - start
+    for k in shots:
+        try:
+            start = time.perf_counter()
+            if k > 0:
+                X_k, y_k = _rows_of(dataset, fold.labelled[k])
+                # The preprocessing stays as fitted on the source rows.
+                _adaptable(model).fit_new_tasks(model[:-1].transform(X_k), y_k)
+            outcome.adapt_time[k] = time.perf_counter() - start
+            outcome.scores[k] = score_model(model, dataset, fold.test)[0]
+        except Exception as exc:  # reported per k, see fit_and_score_new_tasks
+            outcome.errors[k] = one_line(exc)
+
+
+def _per_task_curve(name, dataset, fold, shots, inner_folds, outcome):
+    """The per-task baseline: fitted on the k rows of each held-out task alone."""
+    preprocess = build_preprocessor(dataset).fit(dataset.X.iloc[fold.source])
+    for k in shots:
+        if k < PER_TASK_MIN_SHOTS:
+            continue
+        try:
+            model = build_model(name, dataset, random_state=fold.seed)
+            model.steps[0] = ("preprocess", preprocess)
+            X_k, y_k = _rows_of(dataset, fold.labelled[k])
+            start = time.perf_counter()
+            model[-1].fit(preprocess.transform(X_k), y_k)
+            outcome.adapt_time[k] = time.perf_counter() - start
+            outcome.scores[k] = score_model(model, dataset, fold.test)[0]
+        except Exception as exc:
+            outcome.errors[k] = one_line(exc)
+
+
+def _pooled_curve(name, dataset, fold, shots, inner_folds, outcome):
+    """The pooled baseline: refitted on the source rows and the k rows."""
+    for k in shots:
+        try:
+            model = build_model(name, dataset, random_state=fold.seed)
+            rows = np.sort(np.concatenate([fold.source, fold.labelled[k]]))
+            start = time.perf_counter()
+            model.fit(*_rows_of(dataset, rows))
+            elapsed = time.perf_counter() - start
+            if k == shots[0]:
+                outcome.fit_time = elapsed
+            outcome.adapt_time[k] = elapsed
+            outcome.scores[k] = score_model(model, dataset, fold.test)[0]
+        except Exception as exc:
+            outcome.errors[k] = one_line(exc)
+
+
+def fit_and_score_new_tasks(name, dataset, fold, shots, inner_folds=INNER_FOLDS):
+    """The learning curve of one model on one fold of held-out tasks.
+
+    The per-task baseline is fitted on the ``k`` labelled rows of each
+    held-out task alone (``k >= 2``), the pooled baseline refitted on the
+    source rows and the ``k`` rows; a multi-task model is fitted once on the
+    source rows (its hyper-parameters chosen there) and, for each ``k > 0``,
+    adapted with ``fit_new_tasks`` on the ``k`` rows (each call replaces the
+    previous new tasks), the preprocessing staying as fitted on the source
+    rows; at ``k = 0`` it predicts the held-out tasks with its shared model
+    (``unknown_task="shared"``). Every model is scored on the held-out
+    tasks' test rows, the same for every ``k``.
+
+    An error in the fit on the source rows is recorded in ``error``, an
+    error at one ``k`` in ``errors[k]``; warnings are recorded, not shown.
+
+    Parameters
+    ----------
+    name : str
+    dataset : Dataset
+    fold : NewTaskFold
+    shots : tuple of int
+    inner_folds : int, default=5
+
+    Returns
+    -------
+    outcome : NewTaskOutcome
+    """
+    outcome = NewTaskOutcome(name, fold.index)
+    curve = {BASELINE: _per_task_curve, "pooled": _pooled_curve}.get(
+        name, _adapted_curve
+    )
+    single_thread = MODELS[name].single_blas_thread
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with threadpool_limits(1, "blas") if single_thread else nullcontext():
+                curve(name, dataset, fold, shots, inner_folds, outcome)
+        except Exception as exc:  # reported per model
+            outcome.error = one_line(exc)
+    outcome.warnings = sorted({one_line(w.message) for w in caught})
+    return outcome
+
+
+@dataclass
+class NewTaskResult:
+    """The learning curve of one model over the folds of held-out tasks.
+
+    Parameters
+    ----------
+    name : str
+    shots : tuple of int
+    status : {"ok", "failed", "skipped"}
+        ``"failed"`` when the fit on the source tasks failed in a fold.
+    reason : str or None
+    scores : dict
+        ``{metric key: {k: [value of every fold]}}``; ``nan`` where the
+        model does not apply (the per-task baseline below
+        :data:`PER_TASK_MIN_SHOTS` rows) or failed.
+    fit_time : list of float
+        Seconds of the fit on the source rows, per fold.
+    adapt_time : dict
+        ``{k: [seconds per fold]}`` of the adaptation (``fit_new_tasks``, the
+        per-task fits, the pooled refit).
+    errors : dict
+        ``{k: first error at that k}``.
+    warnings : list of str
+    """
+
+    name: str
+    shots: tuple
+    status: str = "ok"
+    reason: str = None
+    scores: dict = field(default_factory=dict)
+    fit_time: list = field(default_factory=list)
+    adapt_time: dict = field(default_factory=dict)
+    errors: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+
+    @property
+    def ok(self):
+        """Whether the model was fitted on the source tasks of every fold."""
+        return self.status == "ok"
+
+    def applies(self, k):
+        """Whether the model is defined with ``k`` labelled rows per task."""
+        return self.name != BASELINE or k >= PER_TASK_MIN_SHOTS
+
+    def complete(self, key, k):
+        """Whether the score ``key`` at ``k`` is known on every fold."""
+        values = self.scores.get(key, {}).get(k, [])
+        return bool(values) and bool(np.all(np.isfinite(values)))
+
+    def mean(self, key, k):
+        """Mean over folds of a score at ``k``."""
+        return float(np.mean(self.scores[key][k]))
+
+    def std(self, key, k):
+        """Standard deviation over folds of a score at ``k``."""
+        return float(np.std(self.scores[key][k]))
+
+    def summary(self):
+        """Every number as JSON-ready values (``nan`` becomes ``None``).
+
+        Returns
+        -------
+        summary : dict
+            ``curve``: one entry per ``k`` with the mean, standard deviation
+            and per-fold values of every score (``None`` where the model does
+            not apply or failed), the adaptation times and the error.
+        """
+        curve = []
+        for k in self.shots:
+            point = {"k": k, "applies": self.applies(k)}
+            for key, by_k in self.scores.items():
+                complete = self.complete(key, k)
+                point[f"{key}_mean"] = _finite(self.mean(key, k)) if complete else None
+                point[f"{key}_std"] = _finite(self.std(key, k)) if complete else None
+                point[key] = [_finite(v) for v in by_k.get(k, [])]
+            point["adapt_time"] = [_finite(v) for v in self.adapt_time.get(k, [])]
+            point["error"] = self.errors.get(k)
+            curve.append(point)
+        return {
+            "model": self.name,
+            "status": self.status,
+            "reason": self.reason,
+            "curve": curve,
+            "fit_time": [_finite(v) for v in self.fit_time],
+            "warnings": self.warnings,
+        }
+
+
+def collect_new_tasks(name, outcomes, shots, dataset):
+    """Gather the outcomes of one model into a :class:`NewTaskResult`.
+
+    Parameters
+    ----------
+    name : str
+    outcomes : list of NewTaskOutcome
+    shots : tuple of int
+    dataset : Dataset
+
+    Returns
+    -------
+    result : NewTaskResult
+    """
+    result = NewTaskResult(name, tuple(shots))
+    by_fold = sorted(outcomes, key=lambda outcome: outcome.fold)
+    names = metric_names(dataset)
+    for key in (names["score"][0], names["error"][0]):
+        result.scores[key] = {
+            k: [o.scores.get(k, {}).get(key, np.nan) for o in by_fold] for k in shots
+        }
+    result.fit_time = [o.fit_time for o in by_fold]
+    result.adapt_time = {
+        k: [o.adapt_time.get(k, np.nan) for o in by_fold] for k in shots
+    }
+    for outcome in by_fold:
+        for k, error in outcome.errors.items():
+            result.errors.setdefault(k, f"fold {outcome.fold}: {error}")
+    result.warnings = sorted({w for o in by_fold for w in o.warnings})
+    failed = [o for o in by_fold if o.error is not None]
+    if failed:
+        result.status = "failed"
+        result.reason = (
+            f"failed on {len(failed)} of {len(by_fold)} fold(s); first (fold "
+            f"{failed[0].fold}): {failed[0].error}"
+        )
+    return result
+
+
+def run_new_tasks(
+    dataset, models, folds, shots, *, inner_folds=INNER_FOLDS, n_jobs=1, progress=None
+):
+    """The learning curve of every model on every fold of held-out tasks.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    models : list of str
+    folds : list of NewTaskFold
+    shots : tuple of int
+    inner_folds : int, default=5
+    n_jobs : int, default=1
+        One (model, fold) pair per job.
+    progress : callable or None
+        Called as ``progress(name, fold)`` after each model and fold.
+
+    Returns
+    -------
+    results : list of NewTaskResult
+        In the order of ``models``.
+    """
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    outcomes = {name: [] for name in models}
+    for outcome in parallel(
+        delayed(fit_and_score_new_tasks)(name, dataset, fold, shots, inner_folds)
+        for fold in folds
+        for name in models
+    ):
+        outcomes[outcome.name].append(outcome)
+        if progress is not None:
+            progress(outcome.name, outcome.fold)
+    return [collect_new_tasks(name, outcomes[name], shots, dataset) for name in models]
+
+
+def format_new_tasks(results, dataset):
+    """Plain-text table of the learning curves: a row per model, a column per k.
+
+    Parameters
+    ----------
+    results : list of NewTaskResult
+    dataset : Dataset
+
+    Returns
+    -------
+    table : str
+    """
+    key, header = metric_names(dataset)["score"]
+    shots = next(r.shots for r in results)
+    rows = [("model", *(f"k={k}" for k in shots), "fit time (s)", "adapt (s)")]
+    notes = []
+    for result in results:
+        if not result.ok:
+            rows.append((result.name, result.status, *[""] * (len(shots) + 1)))
+            notes.append(f"{result.name} {result.status}: {result.reason}")
+            continue
+        cells = [_curve_cell(result, key, k) for k in shots]
+        rows.append((result.name, *cells, *_time_cells(result)))
+        for k, error in result.errors.items():
+            notes.append(f"{result.name} failed at k={k}: {_shorten(error)}")
+    n_folds = max((len(r.fit_time) for r in results if r.ok), default=0)
+    notes.insert(
+        0,
+        f"{header} on the held-out tasks' test rows, mean +- std over {n_folds} "
+        f"folds; k = labelled rows of each held-out task; '-': per-task needs "
+        f"k >= {PER_TASK_MIN_SHOTS}; fit time: on the source tasks (pooled: "
+        "k=0); adapt: mean time per k > 0 of fit_new_tasks (per-task: its "
+        "fits on the k rows; pooled: its refit)",
+    )
+    for result in results:
+        if result.warnings:
+            notes.append(
+                f"{result.name}: {len(result.warnings)} distinct warning(s) "
+                f"(all in --json), e.g. {_shorten(result.warnings[0], 150)}"
+            )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines + notes)
+
+
+def _time_cells(result):
+    """Mean seconds of the fit on the source tasks and of one adaptation."""
+    fit = np.asarray(result.fit_time, dtype=float)
+    adapt = np.array(
+        [t for k, times in result.adapt_time.items() if k > 0 for t in times],
+        dtype=float,
+    )
+    return tuple(
+        f"{np.nanmean(times):.2f}" if np.isfinite(times).any() else "-"
+        for times in (fit, adapt)
+    )
+
+
+def _curve_cell(result, key, k):
+    if not result.applies(k):
+        return "-"
+    if k in result.errors or not result.complete(key, k):
+        return "failed"
+    return f"{result.mean(key, k):.4f} +- {result.std(key, k):.4f}"

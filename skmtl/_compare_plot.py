@@ -18,6 +18,10 @@ Three panels, four when a model with task relations ran:
 matplotlib is imported here only, and only its object-oriented interface is
 used (a :class:`~matplotlib.figure.Figure` saved with the Agg canvas): no
 pyplot, no change to the global backend.
+
+``skmtl compare --new-tasks --plot`` draws one panel instead
+(:func:`plot_new_tasks`): the score of every model on held-out tasks against
+the number of labelled rows of each.
 """
 
 from pathlib import Path
@@ -339,3 +343,65 @@ def _message(ax, text):
     )
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+def plot_new_tasks(path, results, dataset):
+    """The figure of ``skmtl compare --new-tasks --plot``: score against k.
+
+    One line per model: its score on the held-out tasks' test rows, mean
+    over folds with the standard deviation as error bars, against the number
+    ``k`` of labelled rows of each held-out task; the baselines dashed and
+    grey-toned, the per-task baseline from ``k = 2`` only.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        Output file; the format follows its suffix.
+    results : list of NewTaskResult
+        Every model, skipped and failed ones included.
+    dataset : Dataset
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 5.5), layout="constrained")
+    ax = figure.subplots()
+    key, header = metric_names(dataset)["score"]
+    drawn = [r for r in results if r.ok]
+    for result in drawn:
+        shots = [k for k in result.shots if result.complete(key, k)]
+        if not shots:
+            continue
+        means = [result.mean(key, k) for k in shots]
+        stds = [result.std(key, k) for k in shots]
+        baseline = not MODELS[result.name].multi_task
+        ax.errorbar(
+            shots,
+            means,
+            yerr=stds,
+            label=result.name,
+            marker="s" if baseline else "o",
+            linestyle="--" if baseline else "-",
+            capsize=3,
+        )
+    if not drawn:
+        _message(ax, "no model ran")
+    n_folds = max((len(r.fit_time) for r in drawn), default=0)
+    ax.set_xlabel("k: labelled rows of each held-out task")
+    ax.set_ylabel(f"{header} on the held-out tasks")
+    ax.set_title(
+        f"score against k, mean +- std over {n_folds} folds of held-out tasks",
+        loc="left",
+    )
+    if drawn:
+        ax.set_xticks(list(drawn[0].shots))
+        ax.legend(fontsize=9)
+    ax.grid(alpha=0.3)
+    figure.suptitle(
+        f"skmtl compare --new-tasks: {Path(dataset.source).name}", fontsize=13
+    )
+    figure.savefig(path, dpi=110)
+    return figure

@@ -14,6 +14,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegressionCV, RidgeCV
 from sklearn.metrics import accuracy_score, log_loss, r2_score
@@ -31,7 +32,7 @@ from skmtl._compare import (
     count_improved_tasks,
     min_rows_per_task,
 )
-from skmtl.model_selection import train_test_split_tasks
+from skmtl.model_selection import FewShotTasksOut, train_test_split_tasks
 
 # The command's numbers and the oracle's come from the same arithmetic in a
 # different order: they agree to rounding.
@@ -336,7 +337,8 @@ def test_json_holds_the_settings_and_every_number(tmp_path, capsys):
         "cv": None,
         "random_state": 3,
         "n_jobs": 1,
-        "mtgp_max_rows": protocol.MTGP_MAX_TRAINING_ROWS,
+        "new_tasks": False,
+        "shots": None,
     }
     assert [s["seed"] for s in report["protocol"]["splits"]] == [3, 4]
     assert report["data"]["task_sizes"] == {"a": 20, "b": 20, "c": 20}
@@ -414,14 +416,36 @@ def test_saved_model_is_the_refitted_best_model(tmp_path, capsys):
     np.testing.assert_allclose(model.predict(X), expected, rtol=RTOL)
 
 
-def test_mtgp_is_skipped_above_the_row_limit(tmp_path, capsys):
+def test_mtgp_runs_with_the_sparse_solver_on_large_data(tmp_path, monkeypatch):
+    # The GP is never skipped: above the exact solvers' size it runs sparse.
+    # A limit of 10 observations makes the 45 training rows "large".
+    import skmtl.gaussian_process._mtgp as mtgp_module
+
+    monkeypatch.setattr(mtgp_module, "EXACT_MAX_SIZE", 10)
     frame = _frame()
     arguments = ("--models", "per-task", "mtgp", "--n-splits", "1")
-    status, report = _run(tmp_path, frame, *arguments, "--mtgp-max-rows", "10")
+    status, report = _run(tmp_path, frame, *arguments)
     assert status == 0
-    printed = capsys.readouterr().out
-    assert "mtgp skipped: 45 training observations > 10 (--mtgp-max-rows)" in printed
-    assert _result(report, "mtgp")["status"] == "skipped"
+    result = _result(report, "mtgp")
+    assert result["status"] == "ok"
+
+    dataset = _dataset(frame)
+    split = protocol.make_splits(dataset, n_splits=1)[0]
+    model = protocol.build_model("mtgp", dataset, random_state=split.seed)
+    model.fit(dataset.X.iloc[split.train], dataset.y[split.train])
+    assert model[-1].solver_ == "sparse"
+    expected = r2_score(
+        dataset.y[split.test], model.predict(dataset.X.iloc[split.test])
+    )
+    assert result["per_split"]["explained_variance"][0] == pytest.approx(
+        expected, rel=1e-6
+    )
+
+
+def test_mtgp_max_rows_is_gone(capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--mtgp-max-rows", "10"])
+    assert "unrecognized arguments: --mtgp-max-rows" in capsys.readouterr().err
 
 
 def test_an_unavailable_model_is_skipped_with_its_reason(tmp_path, capsys, monkeypatch):
@@ -826,4 +850,247 @@ def test_mlp_matches_the_model_fitted_by_hand(tmp_path, name, params):
     result = _result(report, name)
     assert result["per_split"]["explained_variance"][0] == pytest.approx(
         expected, rel=RTOL
+    )
+
+
+# --------------------------------------------------------------------------
+# --new-tasks: the k-shot protocol on held-out tasks
+# --------------------------------------------------------------------------
+
+TASKS = ("a", "b", "c", "d", "e", "f")
+SHOTS = (0, 1, 2, 5)
+
+
+class TaskMeans(RegressorMixin, BaseEstimator):
+    """A multi-task model whose task model is the mean of the task's targets.
+
+    Its shared model is the mean of all training targets; ``fit_new_tasks``
+    gives every new task the mean of its rows.
+    """
+
+    def __init__(self, task_column="store", unknown_task="error"):
+        self.task_column = task_column
+        self.unknown_task = unknown_task
+
+    def fit(self, X, y):
+        self.shared_ = float(np.mean(y))
+        self.means_ = pd.Series(y, index=X[self.task_column].to_numpy())
+        self.means_ = self.means_.groupby(level=0).mean().to_dict()
+        self.n_source_ = len(self.means_)
+        return self
+
+    def fit_new_tasks(self, X, y):
+        means = pd.Series(y, index=X[self.task_column].to_numpy())
+        source = dict(list(self.means_.items())[: self.n_source_])
+        self.means_ = {**source, **means.groupby(level=0).mean().to_dict()}
+        return self
+
+    def predict(self, X):
+        tasks = X[self.task_column].to_numpy()
+        unknown = sorted(set(tasks) - set(self.means_))
+        if unknown and self.unknown_task == "error":
+            raise ValueError(f"unknown tasks {unknown}")
+        return np.array([self.means_.get(t, self.shared_) for t in tasks])
+
+
+class TaskMeansWithoutAdaptation(TaskMeans):
+    fit_new_tasks = property()  # hasattr() is False
+
+
+def _with_fake_model(monkeypatch, name="task-means", estimator=TaskMeans):
+    spec = protocol.ModelSpec(
+        name, "task means", True, lambda column, cv, seed: estimator(column), None
+    )
+    monkeypatch.setitem(protocol.MODELS, name, spec)
+
+
+def _few_shot_folds(frame, n_splits=3, shots=SHOTS, seed=0):
+    """The folds of FewShotTasksOut, read from the splitter itself."""
+    cv = FewShotTasksOut(n_splits, shots=shots, task_column="store", random_state=seed)
+    folds = {}
+    for fold, k, train, test in cv.split_shots(frame.drop(columns="units")):
+        folds.setdefault(fold, {"test": test, "train": {}})["train"][k] = train
+    return list(folds.values())
+
+
+def _new_tasks_run(tmp_path, monkeypatch, models, *arguments):
+    _with_fake_model(monkeypatch)
+    frame = _frame(tasks=TASKS)
+    shots = [str(k) for k in SHOTS]
+    status, report = _run(
+        tmp_path,
+        frame,
+        "--new-tasks",
+        "--shots",
+        *shots,
+        "--models",
+        *models,
+        *arguments,
+    )
+    return frame, status, report
+
+
+def _curve(report, model, key="explained_variance"):
+    result = _result(report, model)
+    return {point["k"]: point[key] for point in result["curve"]}
+
+
+def test_new_tasks_adapts_a_multi_task_model_with_fit_new_tasks(
+    tmp_path, capsys, monkeypatch
+):
+    frame, status, report = _new_tasks_run(tmp_path, monkeypatch, ["task-means"])
+    assert status == 0
+    y, tasks = frame["units"].to_numpy(), frame["store"].to_numpy()
+    curve = _curve(report, "task-means")
+    for index, fold in enumerate(_few_shot_folds(frame)):
+        test = fold["test"]
+        held_out = set(tasks[test])
+        source = np.flatnonzero(~np.isin(tasks, list(held_out)))
+        for k in SHOTS:
+            # Oracle: the mean of the k labelled rows of each held-out task,
+            # the mean of the source rows at k = 0.
+            labelled = np.setdiff1d(fold["train"][k], source)
+            y_pred = np.array(
+                [
+                    y[labelled][tasks[labelled] == task].mean()
+                    if k > 0
+                    else y[source].mean()
+                    for task in tasks[test]
+                ]
+            )
+            assert curve[k][index] == pytest.approx(r2_score(y[test], y_pred), RTOL)
+    printed = capsys.readouterr().out
+    assert "k=0" in printed and "k=5" in printed
+    assert "3 folds of held-out tasks (2/2/2 of 6 tasks" in printed
+
+
+def test_new_tasks_baselines_match_the_protocol_by_hand(tmp_path, capsys, monkeypatch):
+    frame, status, report = _new_tasks_run(
+        tmp_path, monkeypatch, ["per-task", "pooled"]
+    )
+    assert status == 0
+    X, y = frame.drop(columns="units"), frame["units"].to_numpy()
+    features = ["price", "promo"]
+    per_task, pooled = _curve(report, "per-task"), _curve(report, "pooled")
+    for index, fold in enumerate(_few_shot_folds(frame)):
+        test = fold["test"]
+        held_out = set(X["store"].to_numpy()[test])
+        source = np.flatnonzero(~X["store"].isin(held_out).to_numpy())
+        for k in SHOTS:
+            train = fold["train"][k]
+            # Pooled: RidgeCV refitted on the source rows and the k rows.
+            scaler = StandardScaler().fit(X.iloc[train][features])
+            ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(
+                scaler.transform(X.iloc[train][features]), y[train]
+            )
+            expected = r2_score(
+                y[test], ridge.predict(scaler.transform(X.iloc[test][features]))
+            )
+            assert pooled[k][index] == pytest.approx(expected, RTOL)
+            if k < 2:
+                assert per_task[k][index] is None
+                continue
+            # Per-task: RidgeCV on each held-out task's k rows alone, with the
+            # features standardised as on the source rows.
+            scaler = StandardScaler().fit(X.iloc[source][features])
+            y_pred = np.empty(len(test))
+            for task in held_out:
+                rows = np.setdiff1d(train, source)
+                rows = rows[X["store"].to_numpy()[rows] == task]
+                ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(
+                    scaler.transform(X.iloc[rows][features]), y[rows]
+                )
+                in_task = X["store"].to_numpy()[test] == task
+                y_pred[in_task] = ridge.predict(
+                    scaler.transform(X.iloc[test[in_task]][features])
+                )
+            assert per_task[k][index] == pytest.approx(r2_score(y[test], y_pred), RTOL)
+    table = capsys.readouterr().out
+    per_task_row = next(
+        line for line in table.splitlines() if line.startswith("per-task")
+    )
+    assert per_task_row.split()[1:3] == ["-", "-"]
+
+
+def test_new_tasks_json_curve_and_reproduce_line(tmp_path, capsys, monkeypatch):
+    _, status, report = _new_tasks_run(
+        tmp_path, monkeypatch, ["per-task", "task-means"], "--n-splits", "2"
+    )
+    assert status == 0
+    assert report["settings"]["new_tasks"] is True
+    assert report["settings"]["shots"] == list(SHOTS)
+    assert report["protocol"]["shots"] == list(SHOTS)
+    assert len(report["protocol"]["folds"]) == 2
+    for point in _result(report, "task-means")["curve"]:
+        values = point["explained_variance"]
+        assert len(values) == 2
+        assert point["explained_variance_mean"] == pytest.approx(np.mean(values))
+        assert point["explained_variance_std"] == pytest.approx(np.std(values))
+    assert "--new-tasks --shots 0 1 2 5 --n-splits 2" in report["command"]
+
+
+def test_new_tasks_without_fit_new_tasks_fails_at_k_above_0_only(
+    tmp_path, capsys, monkeypatch
+):
+    _with_fake_model(monkeypatch, "no-adapt", TaskMeansWithoutAdaptation)
+    frame, status, report = _new_tasks_run(tmp_path, monkeypatch, ["no-adapt"])
+    assert status == 0
+    curve = _curve(report, "no-adapt")
+    assert all(value is not None for value in curve[0])
+    assert all(value is None for k in SHOTS[1:] for value in curve[k])
+    printed = capsys.readouterr().out
+    row = next(line for line in printed.splitlines() if line.startswith("no-adapt"))
+    assert row.split()[4:7] == ["failed"] * 3
+    assert "no-adapt failed at k=1: fold 0: TaskMeansWithoutAdaptation has no " in (
+        printed
+    )
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--shots", "1", "2"], "--shots: only with --new-tasks"),
+        (["--new-tasks", "--cv", "3"], "--cv does not apply to --new-tasks"),
+        (["--new-tasks", "--n-splits", "1"], "at least 2 with --new-tasks"),
+        (["--new-tasks", "--shots", "2", "1"], "--shots 2 1: shots must be increasing"),
+        (["--new-tasks", "--shots", "0", "-1"], "invalid value(s) [-1]"),
+        (["--new-tasks", "--shots", "0", "20"], "every task needs more than 20 rows"),
+        (["--new-tasks", "--n-splits", "7"], "only 6 tasks to hold out"),
+        (["--new-tasks", "--save-model", "m.pkl"], "--save-model does not apply"),
+    ],
+)
+def test_new_tasks_bad_options_are_one_line_errors(
+    tmp_path, capsys, arguments, message
+):
+    status, _ = _run(tmp_path, _frame(tasks=TASKS), "--models", "pooled", *arguments)
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.startswith("skmtl compare: error: ") and message in err
+    assert err.count("\n") == 1
+
+
+def test_new_tasks_plot_draws_score_against_k(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from skmtl._compare_plot import plot_new_tasks
+
+    path = tmp_path / "curve.png"
+    _, status, report = _new_tasks_run(
+        tmp_path, monkeypatch, ["per-task", "task-means"], "--plot", str(path)
+    )
+    assert status == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The lines of the figure are the curves of the table.
+    dataset = _dataset(_frame(tasks=TASKS))
+    folds = protocol.make_new_task_folds(dataset, n_splits=3, shots=SHOTS)
+    results = protocol.run_new_tasks(dataset, ["per-task", "task-means"], folds, SHOTS)
+    figure = plot_new_tasks(tmp_path / "again.png", results, dataset)
+    lines = {
+        container.get_label(): container.lines[0].get_data()
+        for container in figure.axes[0].containers
+    }
+    assert list(lines["per-task"][0]) == [2, 5]
+    means = [_result(report, "task-means")["curve"][i] for i in range(len(SHOTS))]
+    np.testing.assert_allclose(
+        np.asarray(lines["task-means"][1], dtype=float),
+        [p["explained_variance_mean"] for p in means],
     )
