@@ -53,7 +53,12 @@ from ._sparse import (
     sparse_log_marginal_likelihood,
 )
 from ._task_kernel import HyperParameters, kernel_gradient, latent_kernels
-from ._transfer import adapt_new_tasks, task_units, transfer_posterior
+from ._transfer import (
+    adapt_new_tasks,
+    forget_new_tasks,
+    task_units,
+    transfer_posterior,
+)
 
 #: Below this matrix size the optimiser's BLAS calls run on one thread: they
 #: are too small to gain from threads, and OpenBLAS's thread synchronisation
@@ -628,6 +633,7 @@ class MultiTaskGaussianProcessRegressor(
         data = check_task_data(
             self, X, y, task_column=self.task_column, accept_sparse=False
         )
+        forget_new_tasks(self)
         n_tasks = data.n_tasks
         self.rank_ = n_tasks if self.rank == "full" else min(self.rank, n_tasks)
         self.solver_ = self._resolve_solver(data)

@@ -420,9 +420,8 @@ def _prior_moments(view, virtual, X, rows, tasks):
     n_source_pairs = int(source.sum())
     loadings = np.zeros((len(tasks), len(pair_tasks)))
     loadings[np.flatnonzero(source), np.arange(n_source_pairs)] = 1.0
-    for i, (pair, j) in enumerate(zip(own, virtual_index)):
-        start = n_source_pairs + i * n_pseudo
-        loadings[pair, start : start + n_pseudo] = virtual.loadings[j]
+    columns = n_source_pairs + np.arange(len(own) * n_pseudo).reshape(-1, n_pseudo)
+    loadings[own[:, np.newaxis], columns] = virtual.loadings[virtual_index]
     mean = loadings @ mean_pseudo
     covariance = loadings @ cov_pseudo @ loadings.T
     # The new tasks' own processes and offsets, independent of everything.
@@ -574,6 +573,25 @@ def adapt_new_tasks(estimator, data):
     virtual = VirtualTasks(loadings, kappa, noise, X, y, data.task_index)
     estimator._new_tasks = virtual
     _set_new_task_attributes(estimator, view, virtual, log_likelihood)
+
+
+#: Fitted attributes of ``fit_new_tasks``, removed by ``fit``.
+NEW_TASK_ATTRIBUTES = (
+    "new_task_loadings_",
+    "new_task_kappa_",
+    "new_noise_variance_",
+    "new_log_marginal_likelihood_",
+    "new_task_covariance_",
+    "new_task_correlation_",
+    "_new_tasks",
+)
+
+
+def forget_new_tasks(estimator):
+    """Remove what ``fit_new_tasks`` set (``fit`` starts again)."""
+    for name in NEW_TASK_ATTRIBUTES:
+        if hasattr(estimator, name):
+            delattr(estimator, name)
 
 
 def _set_new_task_attributes(estimator, view, virtual, log_likelihood):

@@ -7,6 +7,7 @@ here from the fitted ``theta_`` and kernels, without the package's solvers.
 """
 
 import copy
+import pickle
 import warnings
 
 import numpy as np
@@ -328,6 +329,13 @@ def test_second_call_replaces_and_sources_stay():
     np.testing.assert_array_equal(gp.predict(X), before.predict(X))
     with pytest.raises(ValueError, match=r"\['a'\].*not seen"):
         gp.predict(_new(["a"], 2)[0])
+    restored = pickle.loads(pickle.dumps(gp))
+    np.testing.assert_array_equal(restored.predict(X_c), gp.predict(X_c))
+    # fit forgets the new tasks.
+    gp.fit(X, y)
+    assert not hasattr(gp, "new_tasks_") and not hasattr(gp, "new_task_covariance_")
+    with pytest.raises(ValueError, match=r"\['c'\].*not seen"):
+        gp.predict(X_c)
 
 
 def test_sparse_solver_with_all_inputs_equals_the_joint_gp():
