@@ -1,9 +1,9 @@
 """The comparison protocol behind ``skmtl compare``.
 
 Every model is fitted on repeated train/test splits made within each task
-(the School protocol: by default 10 random splits holding out 25% of every
-task's rows; Argyriou, Evgeniou & Pontil 2008) or on the folds of a k-fold
-cross-validation within each task, and scored on the test rows:
+(the School protocol: random splits holding out 25% of every task's rows,
+10 in Argyriou, Evgeniou & Pontil 2008, 3 by default) or on the folds of a
+k-fold cross-validation within each task, and scored on the test rows:
 
 - regression: the explained variance (R^2 of all test rows pooled) and the
   RMSE; in wide format (tasks on shared rows) the R^2 of every task averaged

@@ -307,3 +307,17 @@ def test_structure_models_run_through_models_and_only_trace_norm_by_default(
     table = capsys.readouterr().out
     for name in ("trace-norm", "sparse-low-rank", "robust", "dirty"):
         assert re.search(rf"^{name}\s+0\.\d+", table, flags=re.M), name
+
+
+def test_default_run_has_three_splits_and_the_multi_task_gp():
+    from skmtl.__main__ import _check_settings, _select_models
+    from skmtl._compare import Dataset
+
+    args = _parser().parse_args(["compare"])
+    _check_settings(args)
+    assert args.n_splits == 3 and args.test_size == 0.25
+    regression = Dataset(None, np.zeros(1), "school", "regression", [], [], ["y"])
+    _, runnable, skipped = _select_models(args, regression)
+    assert "mtgp" in runnable and not skipped
+    text = _parser()._subparsers._group_actions[0].choices["compare"].format_help()
+    assert "--mtgp-max-rows" not in text
