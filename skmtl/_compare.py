@@ -1686,6 +1686,8 @@ class NewTaskResult:
     status : {"ok", "failed", "skipped"}
         ``"failed"`` when the fit on the source tasks failed in a fold.
     reason : str or None
+    error : str or None
+        The first error of the fit on the source tasks, on one line.
     scores : dict
         ``{metric key: {k: [value of every fold]}}``; ``nan`` where the
         model does not apply (the per-task baseline below
@@ -1704,6 +1706,7 @@ class NewTaskResult:
     shots: tuple
     status: str = "ok"
     reason: str = None
+    error: str = None
     scores: dict = field(default_factory=dict)
     fit_time: list = field(default_factory=list)
     adapt_time: dict = field(default_factory=dict)
@@ -1795,6 +1798,7 @@ def collect_new_tasks(name, outcomes, shots, dataset):
     failed = [o for o in by_fold if o.error is not None]
     if failed:
         result.status = "failed"
+        result.error = failed[0].error
         result.reason = (
             f"failed on {len(failed)} of {len(by_fold)} fold(s); first (fold "
             f"{failed[0].fold}): {failed[0].error}"

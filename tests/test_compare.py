@@ -1094,3 +1094,45 @@ def test_new_tasks_plot_draws_score_against_k(tmp_path, capsys, monkeypatch):
         np.asarray(lines["task-means"][1], dtype=float),
         [p["explained_variance_mean"] for p in means],
     )
+
+
+class FailingTaskMeans(TaskMeans):
+    def fit(self, X, y):
+        raise ValueError("cannot fit these tasks")
+
+
+def test_new_tasks_when_every_model_fails_is_exit_2(tmp_path, capsys, monkeypatch):
+    _with_fake_model(monkeypatch, "failing", FailingTaskMeans)
+    _, status, _ = _new_tasks_run(tmp_path, monkeypatch, ["failing"])
+    assert status == 2
+    captured = capsys.readouterr()
+    assert "failing failed: failed on 3 of 3 fold(s)" in captured.out
+    assert "every model failed" in captured.err
+    assert "cannot fit these tasks" in captured.err
+
+
+def test_new_tasks_classification_adapts_through_a_grid_search(tmp_path, capsys):
+    # The mean-regularised classifier is a GridSearchCV: fit_new_tasks is
+    # called on its best estimator, and k = 0 predicts with the shared model.
+    frame = _purchases()
+    status, report = _run(
+        tmp_path,
+        frame,
+        "--new-tasks",
+        "--shots",
+        "0",
+        "5",
+        "--n-splits",
+        "2",
+        "--models",
+        "pooled",
+        "mean-regularized",
+        target="bought",
+    )
+    assert status == 0
+    for model in ("pooled", "mean-regularized"):
+        result = _result(report, model)
+        assert result["status"] == "ok"
+        for point in result["curve"]:
+            assert point["error"] is None
+            assert all(0 <= value <= 1 for value in point["accuracy"])
