@@ -7,7 +7,9 @@ categorical columns, imputation and standardisation inside every training
 part, rows with a missing target dropped), prints every such decision, runs
 the protocol of :mod:`skmtl._compare` and prints a table; ``--json``,
 ``--plot`` and ``--save-model`` write every number, a figure and the refitted
-best model.
+best model. ``skmtl compare --new-tasks --shots 0 1 2 5 10`` asks instead how
+well new tasks are predicted from k labelled rows each (the k-shot protocol of
+:class:`skmtl.model_selection.FewShotTasksOut`).
 
 A problem with the input is reported as one line on stderr starting with
 ``skmtl compare: error:`` and exit status 2, before any model is fitted where
@@ -87,6 +89,9 @@ _EPILOG = """examples:
       --json sales.json --plot sales.png --save-model sales.pkl
   skmtl compare --data labels.parquet --targets spam urgent personal --cv 5
       wide data: one target column per task, all tasks on the same rows
+  skmtl compare --new-tasks --shots 0 1 2 5 10 --plot curve.png
+      new schools: 3 folds of held-out schools, each given k labelled rows;
+      the score of every model against k
 
 exit status:
   0  the table was printed; a model that failed is listed under it
@@ -305,7 +310,8 @@ def _output_arguments(compare):
         help="save a figure: per-task scores of the best multi-task model "
         "against the per-task baseline, scores over splits, features selected "
         "by the joint-feature model and, when a model that relates the tasks "
-        "ran (graph, clustered, task-relationship, mtgp), its task relations "
+        "ran (graph, clustered, task-relationship, mtgp), its task relations; "
+        "with --new-tasks, the score of every model against k "
         '(needs matplotlib: pip install "skmtl[plot]"). '
         "Example: --plot out.png",
     )
