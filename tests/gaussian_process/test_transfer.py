@@ -15,7 +15,7 @@ import pytest
 from scipy.optimize import approx_fprime
 from sklearn.exceptions import ConvergenceWarning
 
-from skmtl.gaussian_process import MultiTaskGaussianProcessRegressor
+from skmtl.gaussian_process import MultiTaskGaussianProcessRegressor, _transfer
 from skmtl.gaussian_process._transfer import NewTaskProblem, source_view
 
 SHIFTS = np.array([2.0, 0.0, -1.0])
@@ -384,3 +384,12 @@ def test_one_row_and_one_source_task():
     mean, std = gp.predict(X_new, return_std=True)
     assert np.isfinite(mean).all() and np.isfinite(std).all()
     assert gp.new_task_covariance_.shape == (1, 2)
+
+
+def test_iterations_are_bounded_and_a_miss_is_reported(monkeypatch):
+    X, y = _source()
+    gp = _fit(X, y)
+    monkeypatch.setattr(_transfer, "MAX_ITER", 1)
+    with pytest.warns(ConvergenceWarning, match="did not converge for a new task"):
+        gp.fit_new_tasks(*_new([7], 6))
+    assert np.isfinite(gp.predict(_new([7], 2)[0])).all()
