@@ -18,7 +18,79 @@ class MultiTaskLinearMixin:
     - ``intercept_`` of shape ``(n_tasks,)`` or ``(n_tasks, n_classes)``;
     - with ``unknown_task="shared"``: ``shared_coef_`` and
       ``shared_intercept_`` (the model of a task not seen in fit).
+
+    :meth:`fit_new_tasks` adapts the fitted model to new tasks.
     """
+
+    def fit_new_tasks(self, X, y, sample_weight=None):
+        """Fit new tasks with the source tasks' model held fixed.
+
+        Each new task ``t`` gets its own coefficients ``w`` and intercept
+        ``b``, independently of the other new tasks::
+
+            minimise  (1 / n_bar) sum_{i in t} s_i loss(y_i, x_i . w + b)
+                      + R(w) + (a / 2) ||b - shared_intercept_||^2
+
+        Rows of a new task weigh as rows of an average source task
+        (``n_bar`` is the mean total sample weight of the tasks of ``fit``):
+        with a few rows the prior ``R`` learned from the source tasks
+        dominates, with many rows the task's own data. ``R`` is the model's
+        prior for a new task, centred at the shared model so that a task
+        without rows would be predicted as by ``unknown_task="shared"``:
+
+        - mean-regularised models: ``(alpha / 2) ||w - shared_coef_||^2``,
+          the model's own objective with ``w_0`` and the source tasks fixed;
+        - graph-regularised models: the increase of the penalty when the new
+          task joins the graph linked to every source task (weight 1 for
+          ``"complete"``, the mean edge weight of a given graph, no link for
+          ``"empty"``), ridge part included;
+        - joint-feature models: ``alpha l1_ratio sum_j (w_j - c_j)^2 /
+          (2 d_j) + (alpha / 2)(1 - l1_ratio) ||w - c||^2`` with ``d_j`` the
+          norm of feature ``j`` over the source tasks and ``c`` the shared
+          model: only the selected features move;
+        - trace-norm models: ``(alpha / 2)(w - c)^T D^+ (w - c)`` with
+          ``D = (W^T W)^{1/2}`` of the source rows: the new task stays in the
+          source tasks' subspace;
+        - task-relationship models: ``(alpha / 2) ||w||^2 + (beta / 2)
+          (w - c)^T D^+ (w - c)``, ``D`` as above scaled to unit trace;
+        - clustered models: ``alpha (1 + eta) ||w - m_c||^2 + alpha eta
+          ||m_c||^2`` for the mean ``m_c`` of a cluster of source tasks; the
+          new task joins the cluster of lowest objective
+          (``new_task_clusters_``).
+
+        The intercept tie ``a`` (``new_task_intercept_alpha_``) is the larger
+        of the model's own tie and the empirical-Bayes strength
+        ``noise / (n_bar * spread)``, with ``spread`` the mean squared
+        distance of the source intercepts to ``shared_intercept_`` and
+        ``noise`` the per-row noise of fit: with ``k`` rows the intercept
+        moves ``k / (k + noise / spread)`` of the way to the task's own.
+
+        The squared loss has a closed form (one small linear solve per
+        task); the other losses are solved by Newton's method, to at most
+        ``max_iter`` iterations (a ``ConvergenceWarning`` when ``tol`` is
+        missed). The time depends on the new rows and the number of features
+        only. Every call starts from the source tasks and replaces the tasks
+        of an earlier call. Read more in the :ref:`User Guide <transfer>`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
+            Rows of the new tasks, with the task column; their tasks must not
+            be tasks of ``fit``.
+        y : array-like of shape (n_samples,)
+            Targets; for a classifier, labels among ``classes_``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights ``s_i``.
+
+        Returns
+        -------
+        self : object
+            The estimator, whose ``tasks_``, ``coef_`` and ``intercept_``
+            now end with the new tasks (``new_tasks_``).
+        """
+        from ._transfer import fit_new_tasks
+
+        return fit_new_tasks(self, X, y, sample_weight=sample_weight)
 
     def _linear_predictions(self, X):
         """Linear predictions ``x . w_t + b_t`` in the caller's layout.

@@ -1,8 +1,21 @@
 """Transfer of a fitted linear model to new tasks (docs/user_guide/transfer.rst)."""
 
+import warnings
+
 import numpy as np
-from scipy.special import expit, softmax
+from scipy import linalg
+from scipy.special import expit, log_softmax, softmax
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import check_is_fitted
+
+from .._tasks import (
+    add_new_tasks,
+    check_new_task_data,
+    n_source_tasks,
+    source_row_weight,
+)
+from .._validation import format_labels
 
 
 def record_source_noise(estimator, data, kind):
@@ -52,3 +65,761 @@ def record_source_noise(estimator, data, kind):
     if kind != "squared":
         level = 1.0 / max(level, np.finfo(float).tiny)
     estimator._source_noise = level
+
+
+# --------------------------------------------------------------------------
+# the prior of a new task
+# --------------------------------------------------------------------------
+
+#: Intercept tie of new tasks when the source intercepts do not spread at
+#: all: the new tasks keep ``shared_intercept_`` up to rounding.
+INTERCEPT_ALPHA_CAP = 1e12
+
+#: Relative size under which a singular value or a feature's norm counts as
+#: zero (as ``rank_`` of the low-rank models).
+ZERO_TOLERANCE = 1e-10
+
+
+class QuadraticPrior:
+    """A quadratic prior ``R(w)`` on an affine set of coefficients.
+
+    The coefficients of the new task are ``w = center + basis @ theta``
+    (flattened row-major when ``w`` is a matrix of class rows) and::
+
+        R(w) = constant + linear . theta + 0.5 sum_j curvature_j theta_j^2
+
+    ``basis`` has orthonormal columns (``None``: the identity, every
+    coefficient free); restricting ``w - center`` to its span keeps a new
+    task in what the source tasks use (selected features, a shared
+    subspace).
+
+    This is the smooth case of the interface the solvers of
+    :func:`solve_new_task` read: ``coef(theta)``, ``coef_adjoint(G)``,
+    ``value(theta)``, ``gradient(theta)``, ``curvature`` (the diagonal of the
+    smooth part's Hessian) and ``prox(theta, step)`` with
+    ``nonsmooth_value(theta)`` for a separable non-smooth part (here none:
+    ``smooth = True``). A prior with a non-smooth part (an L1 or group norm
+    of a block of ``theta``, several blocks ``w = p + q``) sets
+    ``smooth = False`` and provides ``prox``; the solver then runs FISTA.
+
+    Parameters
+    ----------
+    center : ndarray of shape (n_features,) or (n_classes, n_features)
+        Coefficients at ``theta = 0``.
+    curvature : ndarray of shape (n_params,) or float
+        Diagonal of the Hessian in ``theta`` (>= 0).
+    linear : ndarray of shape (n_params,), default=None
+        Linear term in ``theta``.
+    constant : float, default=0.0
+        ``R`` at ``theta = 0``.
+    basis : ndarray of shape (center.size, n_params), default=None
+        Orthonormal directions ``w - center`` may take; ``None``: all.
+
+    Examples
+    --------
+    >>> prior = QuadraticPrior(np.array([1.0, 2.0]), curvature=3.0)
+    >>> prior.value(np.array([1.0, 0.0])), prior.coef(np.array([1.0, 0.0]))
+    (1.5, array([2., 2.]))
+    """
+
+    smooth = True
+
+    def __init__(self, center, curvature, linear=None, constant=0.0, basis=None):
+        self.center = np.asarray(center, dtype=float)
+        self.basis = basis
+        n_params = self.center.size if basis is None else basis.shape[1]
+        self.curvature = np.broadcast_to(
+            np.asarray(curvature, dtype=float), (n_params,)
+        ).copy()
+        self.linear = np.zeros(n_params) if linear is None else np.asarray(linear)
+        self.constant = float(constant)
+
+    @property
+    def n_params(self):
+        """Length of ``theta``."""
+        return self.curvature.size
+
+    def coef(self, theta):
+        """``center + basis @ theta`` in the shape of ``center``."""
+        step = theta if self.basis is None else self.basis @ theta
+        return self.center + np.reshape(step, self.center.shape)
+
+    def coef_adjoint(self, G):
+        """Gradient in ``theta`` from a gradient ``G`` in ``w``."""
+        flat = np.ravel(G)
+        return flat if self.basis is None else self.basis.T @ flat
+
+    def value(self, theta):
+        """Smooth part of ``R``."""
+        return float(
+            self.constant
+            + self.linear @ theta
+            + 0.5 * np.sum(self.curvature * theta * theta)
+        )
+
+    def gradient(self, theta):
+        """Gradient of :meth:`value`."""
+        return self.linear + self.curvature * theta
+
+    def prox(self, theta, step):
+        """Proximal operator of the non-smooth part (none: the identity)."""
+        return theta
+
+    def nonsmooth_value(self, theta):
+        """Value of the non-smooth part (none: 0)."""
+        return 0.0
+
+
+# --------------------------------------------------------------------------
+# the adaptation problem of one new task and its solvers
+# --------------------------------------------------------------------------
+
+
+class NewTaskProblem:
+    """The adaptation problem of one new task, in ``u = (theta, b)``.
+
+    ``F(u) = row_weight sum_i s_i loss(y_i, x_i . w + b) + R(w)
+    + (intercept_alpha / 2) ||b - shared_intercept||^2`` with
+    ``w = prior.coef(theta)``; without intercept ``b = 0`` and ``u = theta``.
+
+    The linear predictions are ``offset + design @ u``, with ``design`` of
+    shape ``(n_rows, n_outputs, n_params [+ n_outputs])``: its size depends on
+    the task's rows and the number of features only.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_rows, n_features)
+    targets : ndarray of shape (n_rows,)
+        Values (squared loss), 0/1 (logistic) or class indices (multinomial).
+    sample_weight : ndarray of shape (n_rows,)
+    kind : {"squared", "logistic", "multinomial"}
+    prior : QuadraticPrior or an object with its interface
+    row_weight : float
+        ``1 / n_bar``: rows of a new task weigh as rows of an average source
+        task.
+    intercept_alpha : float or None
+        Strength of the intercept tie; ``None``: no intercept.
+    shared_intercept : float or ndarray of shape (n_classes,)
+    """
+
+    def __init__(
+        self,
+        X,
+        targets,
+        sample_weight,
+        kind,
+        prior,
+        row_weight,
+        intercept_alpha,
+        shared_intercept,
+    ):
+        self.kind = kind
+        self.prior = prior
+        self.targets = targets
+        self.row_scale = row_weight * np.asarray(sample_weight, dtype=float)
+        center = np.atleast_2d(prior.center)
+        n_outputs = center.shape[0]
+        self.offset = safe_sparse_dot(X, center.T, dense_output=True)
+        design = _coefficient_design(X, prior, n_outputs)
+        self.fit_intercept = intercept_alpha is not None
+        if self.fit_intercept:
+            identity = np.broadcast_to(
+                np.eye(n_outputs), (X.shape[0], n_outputs, n_outputs)
+            )
+            design = np.concatenate([design, identity], axis=2)
+            self.intercept_alpha = float(intercept_alpha)
+            self.shared_intercept = np.atleast_1d(
+                np.asarray(shared_intercept, dtype=float)
+            )
+        self.design = design
+        self.n_outputs = n_outputs
+
+    def split(self, u):
+        """``(theta, b)``; ``b`` is ``None`` without intercept."""
+        n_params = self.prior.n_params
+        if not self.fit_intercept:
+            return u, None
+        return u[:n_params], u[n_params:]
+
+    def _scores(self, u):
+        return self.offset + self.design @ u
+
+    def smooth_value(self, u):
+        """Data term, smooth part of the prior and intercept tie."""
+        theta, b = self.split(u)
+        losses, _, _ = _loss_terms(self.kind, self.targets, self._scores(u))
+        value = float(self.row_scale @ losses) + self.prior.value(theta)
+        if b is not None:
+            gap = b - self.shared_intercept
+            value += 0.5 * self.intercept_alpha * float(gap @ gap)
+        return value
+
+    def value(self, u):
+        """The whole objective ``F(u)``."""
+        return self.smooth_value(u) + self.prior.nonsmooth_value(self.split(u)[0])
+
+    def smooth_gradient(self, u, hessian=False):
+        """Gradient of :meth:`smooth_value` (and its Hessian if asked)."""
+        theta, b = self.split(u)
+        _, G, curvature = _loss_terms(self.kind, self.targets, self._scores(u))
+        weighted = self.row_scale[:, None] * G
+        gradient = np.einsum("nkr,nk->r", self.design, weighted)
+        prior_part = [self.prior.gradient(theta)]
+        if b is not None:
+            prior_part.append(self.intercept_alpha * (b - self.shared_intercept))
+        gradient += np.concatenate(prior_part)
+        if not hessian:
+            return gradient
+        H = _data_hessian(self.design, self.row_scale, curvature)
+        diagonal = [self.prior.curvature]
+        if b is not None:
+            diagonal.append(np.full(self.n_outputs, self.intercept_alpha))
+        H[np.diag_indices_from(H)] += np.concatenate(diagonal)
+        return gradient, H
+
+    def start(self):
+        """``theta = 0`` (the prior's centre) and ``b = shared_intercept``."""
+        u = np.zeros(self.design.shape[2])
+        if self.fit_intercept:
+            u[self.prior.n_params :] = self.shared_intercept
+        return u
+
+    def coef_intercept(self, u):
+        """The task's coefficients and intercept from ``u``."""
+        theta, b = self.split(u)
+        coef = self.prior.coef(theta)
+        if b is None:
+            b = np.zeros(self.n_outputs)
+        return coef, (b if self.n_outputs > 1 else float(b[0]))
+
+
+def _coefficient_design(X, prior, n_outputs):
+    """``design[i, k, j]``: change of prediction ``k`` of row ``i`` per ``theta_j``."""
+    n_features = X.shape[1]
+    basis = prior.basis
+    if basis is None:
+        basis = np.eye(n_outputs * n_features)
+    per_class = basis.reshape(n_outputs, n_features, -1).transpose(1, 0, 2)
+    flat = safe_sparse_dot(X, per_class.reshape(n_features, -1), dense_output=True)
+    return np.asarray(flat).reshape(X.shape[0], n_outputs, basis.shape[1])
+
+
+def _loss_terms(kind, targets, scores):
+    """Per-row loss, its gradient in the scores, and the curvature.
+
+    The curvature is the second derivative per row for the elementwise
+    losses (shape (n_rows, 1)) and the probabilities for the multinomial
+    loss, whose Hessian ``diag(p) - p p^T`` :func:`_data_hessian` builds.
+    """
+    if kind == "squared":
+        residual = scores[:, 0] - targets
+        return 0.5 * residual**2, residual[:, None], np.ones_like(scores)
+    if kind == "logistic":
+        z = scores[:, 0]
+        p = expit(z)
+        losses = np.logaddexp(0.0, z) - targets * z
+        return losses, (p - targets)[:, None], (p * (1.0 - p))[:, None]
+    log_p = log_softmax(scores, axis=1)
+    rows = np.arange(len(targets))
+    p = np.exp(log_p)
+    gradient = p.copy()
+    gradient[rows, targets] -= 1.0
+    return -log_p[rows, targets], gradient, p
+
+
+def _data_hessian(design, row_scale, curvature):
+    """``sum_i s_i design_i^T H_i design_i`` for the per-row curvature."""
+    if design.shape[1] == 1:
+        rows = design[:, 0, :]
+        return (rows * (row_scale * curvature[:, 0])[:, None]).T @ rows
+    # Multinomial: H_i = diag(p_i) - p_i p_i^T.
+    weighted = curvature * row_scale[:, None]
+    H = np.einsum("nkr,nk,nks->rs", design, weighted, design)
+    projected = np.einsum("nkr,nk->nr", design, curvature)
+    return H - (projected * row_scale[:, None]).T @ projected
+
+
+def _solve_psd(H, rhs):
+    """Minimum-norm solution of ``H x = rhs`` for a symmetric PSD ``H``.
+
+    The system is scaled to a unit diagonal first: the intercept tie may be
+    ``1e12`` next to curvatures of order one.
+    """
+    diagonal = np.sqrt(np.clip(np.diag(H), 0.0, None))
+    diagonal[diagonal == 0] = 1.0
+    scaled = H / diagonal[:, None] / diagonal[None, :]
+    values, vectors = linalg.eigh(scaled, check_finite=False)
+    keep = values > values.max(initial=0.0) * H.shape[0] * np.finfo(float).eps
+    projected = vectors[:, keep].T @ (rhs / diagonal)
+    return (vectors[:, keep] @ (projected / values[keep])) / diagonal
+
+
+class NewTaskResult:
+    """Solution of one adaptation problem: ``u``, objective, iterations, converged."""
+
+    def __init__(self, u, value, n_iter, converged):
+        self.u = u
+        self.value = value
+        self.n_iter = n_iter
+        self.converged = converged
+
+
+def solve_new_task(problem, *, tol, max_iter):
+    """Solve one adaptation problem.
+
+    - squared loss with a quadratic prior: one linear solve (the closed form);
+    - a smooth prior: Newton's method with a backtracking line search,
+      stopped when half the squared Newton decrement (an estimate of
+      ``F(u) - min F``) is at most ``min(tol, 1e-10) * |F(u)|``: the
+      problems are small, so the last digits cost a step or two;
+    - a prior with a non-smooth part: FISTA (:func:`_fista`).
+
+    Parameters
+    ----------
+    problem : NewTaskProblem
+    tol : float
+    max_iter : int
+
+    Returns
+    -------
+    result : NewTaskResult
+    """
+    u = problem.start()
+    if not problem.prior.smooth:
+        return _fista(problem, u, tol=tol, max_iter=max_iter)
+    if problem.kind == "squared":
+        gradient, H = problem.smooth_gradient(u, hessian=True)
+        u = u - _solve_psd(H, gradient)
+        return NewTaskResult(u, problem.value(u), 1, True)
+    return _newton(problem, u, tol=min(tol, 1e-10), max_iter=max_iter)
+
+
+def _newton(problem, u, *, tol, max_iter):
+    """Damped Newton's method on a smooth convex ``F``."""
+    value = problem.value(u)
+    for iteration in range(1, max_iter + 1):
+        gradient, H = problem.smooth_gradient(u, hessian=True)
+        direction = -_solve_psd(H, gradient)
+        decrement = -float(gradient @ direction)
+        if 0.5 * decrement <= tol * max(abs(value), np.finfo(float).tiny):
+            # A last full step squares the error near the minimum, for the
+            # price of the solve already made.
+            candidate = u + direction
+            candidate_value = problem.value(candidate)
+            if candidate_value <= value:
+                u, value = candidate, candidate_value
+            return NewTaskResult(u, value, iteration, True)
+        step = 1.0
+        for _ in range(60):
+            candidate = u + step * direction
+            candidate_value = problem.value(candidate)
+            if candidate_value <= value - 0.25 * step * decrement:
+                break
+            step *= 0.5
+        else:
+            # No decrease at rounding level: u is as good as it gets.
+            settled = 0.5 * decrement <= 1e-8 * max(abs(value), np.finfo(float).tiny)
+            return NewTaskResult(u, value, iteration, settled)
+        u, value = candidate, candidate_value
+    gradient, H = problem.smooth_gradient(u, hessian=True)
+    decrement = -float(gradient @ -_solve_psd(H, gradient))
+    converged = 0.5 * decrement <= tol * max(abs(value), np.finfo(float).tiny)
+    return NewTaskResult(u, value, max_iter, converged)
+
+
+def _fista(problem, u, *, tol, max_iter):
+    """FISTA with backtracking and adaptive restart, for a non-smooth prior.
+
+    Stops when the sup-norm of the gradient mapping ``L (y - u_next)`` (zero
+    exactly at a minimiser) is at most ``tol`` times that at the start.
+    """
+    n_params = problem.prior.n_params
+    # Function values near the minimum differ by less than their rounding:
+    # the tests of decrease allow for it.
+    slack = 1e-12
+
+    def prox(v, step):
+        v = v.copy()
+        v[:n_params] = problem.prior.prox(v[:n_params], step)
+        return v
+
+    lipschitz = 1.0
+    y, momentum = u.copy(), 1.0
+    value = problem.value(u)
+    scale = None
+    for iteration in range(1, max_iter + 1):
+        f_y = problem.smooth_value(y)
+        g_y = problem.smooth_gradient(y)
+        for _ in range(60):
+            candidate = prox(y - g_y / lipschitz, 1.0 / lipschitz)
+            shift = candidate - y
+            bound = f_y + g_y @ shift + 0.5 * lipschitz * float(shift @ shift)
+            if problem.smooth_value(candidate) <= bound + slack * abs(f_y):
+                break
+            lipschitz *= 2.0
+        mapping = float(np.max(np.abs(lipschitz * shift), initial=0.0))
+        scale = mapping if scale is None else scale
+        candidate_value = problem.value(candidate)
+        if mapping <= tol * max(scale, np.finfo(float).tiny):
+            if candidate_value <= value:
+                u, value = candidate, candidate_value
+            return NewTaskResult(u, value, iteration, True)
+        if candidate_value > value + slack * abs(value):
+            # Adaptive restart: drop the momentum, step from the best point.
+            y, momentum = u.copy(), 1.0
+            continue
+        next_momentum = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * momentum**2))
+        y = candidate + ((momentum - 1.0) / next_momentum) * (candidate - u)
+        u, value, momentum = candidate, candidate_value, next_momentum
+        lipschitz *= 0.9
+    return NewTaskResult(u, value, max_iter, False)
+
+
+# --------------------------------------------------------------------------
+# the prior of each model family
+# --------------------------------------------------------------------------
+
+
+def model_params(estimator):
+    """The hyperparameters the fitted coefficients were computed with.
+
+    A ``*CV`` class fits its base estimator at the chosen point
+    (``alpha_`` and the other chosen values ``<name>_``): those replace
+    the path and grid parameters.
+    """
+    params = estimator.get_params(deep=False)
+    if getattr(estimator, "_estimator_class", None) is not None:
+        point = {
+            name: getattr(estimator, f"{name}_")
+            for name, _ in estimator._grid_params.values()
+        }
+        params = estimator._base_estimator().get_params(deep=False)
+        params.update(estimator._base_params(estimator.alpha_, point))
+        return params
+    if "alphas" in params:
+        for name in ("alpha", "alpha_mean", "l1_ratio"):
+            if hasattr(estimator, f"{name}_"):
+                params[name] = getattr(estimator, f"{name}_")
+    return params
+
+
+def _mean_regularized_prior(estimator, params, source_coef):
+    """``(alpha / 2) ||w - w_0||^2``: the model's own penalty with ``w_0`` fixed."""
+    return [QuadraticPrior(estimator.shared_coef_, float(params["alpha"]))]
+
+
+def graph_link_weight(graph, adjacency):
+    """Weight of the edges of a new task to every source task.
+
+    1 for ``"complete"``, none for ``"empty"``, the mean non-zero edge
+    weight of the fitted adjacency for a graph given by the user.
+    """
+    if isinstance(graph, str):
+        return 1.0 if graph == "complete" else 0.0
+    edges = np.asarray(adjacency)[np.asarray(adjacency) > 0]
+    return float(edges.mean()) if edges.size else 0.0
+
+
+def _graph_prior(estimator, params, source_coef):
+    """The increment of the graph penalty by a task linked to every source task.
+
+    ``alpha a sum_s ||w - w_s||^2 + (alpha_ridge / 2) ||w||^2``
+    ``= alpha a (T ||w - wbar||^2 + sum_s ||w_s - wbar||^2)
+    + (alpha_ridge / 2) ||w||^2`` (ordered pairs, as
+    :class:`~skmtl.penalties.TaskGraph`; classes side by side).
+    """
+    alpha, ridge = float(params["alpha"]), float(params["alpha_ridge"])
+    link = graph_link_weight(params["graph"], estimator.adjacency_)
+    rows = source_coef.reshape(source_coef.shape[0], -1)
+    mean = rows.mean(axis=0)
+    spread = float(np.sum((rows - mean) ** 2))
+    return [
+        QuadraticPrior(
+            mean.reshape(source_coef.shape[1:]),
+            curvature=2.0 * alpha * link * rows.shape[0] + ridge,
+            linear=ridge * mean,
+            constant=alpha * link * spread + 0.5 * ridge * float(mean @ mean),
+        )
+    ]
+
+
+def _joint_feature_prior(estimator, params, source_coef):
+    """The variational majoriser of the L2,1 norm at the source solution.
+
+    ``alpha l1_ratio sum_j ||w_j - c_j||^2 / (2 d_j)
+    + (alpha / 2)(1 - l1_ratio) ||w - c||^2`` with ``d_j`` the norm of
+    feature ``j`` over the source tasks (and classes); a feature no source
+    task uses (``d_j = 0``) stays at ``c_j = 0``.
+    """
+    alpha, l1_ratio = float(params["alpha"]), float(params["l1_ratio"])
+    group, ridge = alpha * l1_ratio, alpha * (1.0 - l1_ratio)
+    center = np.asarray(estimator.shared_coef_, dtype=float)
+    n_features = center.shape[-1]
+    n_outputs = center.size // n_features
+    flat = source_coef.reshape(-1, n_features)
+    norms = np.sqrt(np.einsum("ij,ij->j", flat, flat))
+    if group > 0:
+        used = norms > ZERO_TOLERANCE * norms.max(initial=0.0)
+    else:
+        used = np.ones(n_features, dtype=bool)
+    curvature = ridge + group / np.where(used, norms, 1.0)[used]
+    columns = (
+        np.arange(n_outputs)[:, None] * n_features + np.flatnonzero(used)
+    ).ravel()
+    basis = np.eye(n_outputs * n_features)[:, columns]
+    return [QuadraticPrior(center, np.tile(curvature, n_outputs), basis=basis)]
+
+
+def _range_basis(matrix):
+    """Right singular vectors and singular values of ``matrix`` above rounding."""
+    _, values, vt = linalg.svd(matrix, full_matrices=False, check_finite=False)
+    rank = int(np.count_nonzero(values > ZERO_TOLERANCE * values.max(initial=0.0)))
+    return vt[:rank].T, values[:rank]
+
+
+def _trace_norm_prior(estimator, params, source_coef):
+    """``(alpha / 2) (w - c)^T D^+ (w - c)`` with ``w - c`` in the range of ``D``.
+
+    ``alpha ||W||_* = min_D (alpha / 2)(tr(W D^+ W^T) + tr(D))``, at
+    ``D = (W^T W)^{1/2}``: with ``D`` fixed, a new row costs
+    ``(alpha / 2) w^T D^+ w`` and must lie in the range of ``D``, the
+    subspace of the source tasks (every class row of a multinomial task).
+    """
+    alpha = float(params["alpha"])
+    center = np.asarray(estimator.shared_coef_, dtype=float)
+    if alpha <= 0:
+        return [QuadraticPrior(center, 0.0)]
+    n_features = center.shape[-1]
+    n_outputs = center.size // n_features
+    vectors, values = _range_basis(source_coef.reshape(-1, n_features))
+    basis = np.kron(np.eye(n_outputs), vectors)
+    return [QuadraticPrior(center, np.tile(alpha / values, n_outputs), basis=basis)]
+
+
+def _task_relationship_prior(estimator, params, source_coef):
+    """``(alpha / 2) ||w||^2 + (beta / 2) (w - c)^T D^+ (w - c)``.
+
+    ``D = (W^T W)^{1/2} / tr((W^T W)^{1/2})`` on the task matrix (classes
+    side by side), the feature-side form of ``||W||_*^2 = min_D
+    tr(W D^+ W^T)`` over ``tr(D) = 1``; ``w - c`` in the range of ``D``.
+    """
+    alpha, beta = float(params["alpha"]), float(params["beta"])
+    center = np.asarray(estimator.shared_coef_, dtype=float)
+    flat_center = center.ravel()
+    constant = 0.5 * alpha * float(flat_center @ flat_center)
+    if beta <= 0:
+        return [
+            QuadraticPrior(center, alpha, linear=alpha * flat_center, constant=constant)
+        ]
+    vectors, values = _range_basis(source_coef.reshape(source_coef.shape[0], -1))
+    return [
+        QuadraticPrior(
+            center,
+            alpha + beta * values.sum() / values,
+            linear=alpha * (vectors.T @ flat_center),
+            constant=constant,
+            basis=vectors,
+        )
+    ]
+
+
+def _clustered_priors(estimator, params, source_coef):
+    """One prior per cluster: ``alpha (1 + eta) ||w - m_c||^2 + alpha eta ||m_c||^2``.
+
+    With a hard cluster projection ``M`` the penalty is
+    ``alpha (1 + eta) ||(I - M) W||^2 + alpha eta ||M W||^2``; a new task
+    joining cluster ``c`` (cluster means ``m_c`` of the source rows fixed)
+    adds this. The new task joins the cluster of lowest objective.
+    """
+    alpha, eta = float(params["alpha"]), float(params["eta"])
+    rows = source_coef.reshape(source_coef.shape[0], -1)
+    labels = np.asarray(estimator.task_clusters_)[: rows.shape[0]]
+    priors = []
+    for cluster in np.unique(labels):
+        mean = rows[labels == cluster].mean(axis=0)
+        priors.append(
+            QuadraticPrior(
+                mean.reshape(source_coef.shape[1:]),
+                2.0 * alpha * (1.0 + eta),
+                constant=alpha * eta * float(mean @ mean),
+            )
+        )
+    return priors
+
+
+def _prior_builder(estimator):
+    """The prior builder of the estimator's family."""
+    from ._clustered import _ClusteredMixin
+    from ._dirty import _DirtyMixin
+    from ._graph import _GraphMixin
+    from ._joint_feature import _JointFeatureMixin
+    from ._mean_regularized import _MeanRegularizedRegressorBase
+    from ._mean_regularized_classifier import MeanRegularizedClassifier
+    from ._robust import _RobustMixin
+    from ._sparse_low_rank import _SparseLowRankMixin
+    from ._task_relationship import _TaskRelationshipMixin
+    from ._trace_norm import _TraceNormMixin
+
+    families = (
+        (
+            (_MeanRegularizedRegressorBase, MeanRegularizedClassifier),
+            _mean_regularized_prior,
+        ),
+        (_GraphMixin, _graph_prior),
+        (_JointFeatureMixin, _joint_feature_prior),
+        (_TraceNormMixin, _trace_norm_prior),
+        (_TaskRelationshipMixin, _task_relationship_prior),
+        (_ClusteredMixin, _clustered_priors),
+    )
+    for family, builder in families:
+        if isinstance(estimator, family):
+            return builder
+    name = type(estimator).__name__
+    if isinstance(estimator, (_DirtyMixin, _RobustMixin, _SparseLowRankMixin)):
+        reason = "its coefficients are a sum of two blocks"
+    else:
+        reason = "it has no prior for a new task"
+    raise NotImplementedError(
+        f"fit_new_tasks is not available for {name}: {reason}. Fit the model "
+        "on the source and new tasks together with fit, or use a model whose "
+        "fit_new_tasks is available (for example MeanRegularizedRegressor)."
+    )
+
+
+# --------------------------------------------------------------------------
+# fit_new_tasks
+# --------------------------------------------------------------------------
+
+
+def _intercept_tie(estimator, params):
+    """The model's own intercept tie (the mean-regularised classifier: alpha)."""
+    from ._mean_regularized_classifier import MeanRegularizedClassifier
+
+    if "intercept_alpha" in params:
+        return float(params["intercept_alpha"])
+    if isinstance(estimator, MeanRegularizedClassifier):
+        return float(params["alpha"])
+    return 0.0
+
+
+def new_task_intercept_alpha(estimator, params, source_intercept):
+    """``max(intercept tie, noise / (n_bar * spread))``, capped at 1e12.
+
+    ``spread`` is the mean squared distance of the source intercepts to
+    ``shared_intercept_`` (averaged over classes), ``noise`` the per-row
+    noise of fit (:func:`record_source_noise`): the empirical-Bayes
+    strength, under which a task with ``k`` rows moves its intercept
+    ``k / (k + noise / spread)`` of the way from ``shared_intercept_``.
+    """
+    tie = _intercept_tie(estimator, params)
+    noise = getattr(estimator, "_source_noise", None)
+    if noise is None:
+        return tie
+    gap = np.asarray(source_intercept, dtype=float) - estimator.shared_intercept_
+    spread = float(np.mean(gap**2)) if gap.size else 0.0
+    if spread <= 0:
+        return max(tie, INTERCEPT_ALPHA_CAP)
+    empirical = float(noise) * source_row_weight(estimator) / spread
+    return max(tie, min(empirical, INTERCEPT_ALPHA_CAP))
+
+
+def _new_task_targets(estimator, data):
+    """``(kind, targets)``: the loss and the targets of the new tasks' rows."""
+    classes = getattr(estimator, "classes_", None)
+    if classes is None:
+        return "squared", np.asarray(data.y, dtype=float)
+    try:
+        known = np.isin(data.y, classes)
+    except TypeError:
+        known = np.array([label in set(classes.tolist()) for label in data.y])
+    if not known.all():
+        unknown = list(dict.fromkeys(data.y[~known].tolist()))
+        raise ValueError(
+            f"Class label(s) {format_labels(unknown)} of the new tasks are not "
+            f"classes of fit; the model knows {format_labels(classes)}. A new "
+            "task's coefficients exist only for these classes: drop those rows, "
+            "or refit with fit on data that holds every class."
+        )
+    encoded = np.searchsorted(classes, data.y)
+    if len(classes) == 2:
+        return "logistic", encoded.astype(float)
+    return "multinomial", encoded.astype(np.intp)
+
+
+def fit_new_tasks(estimator, X, y, sample_weight=None):
+    """Fit the coefficients and intercepts of new tasks, the source fixed.
+
+    See :meth:`MultiTaskLinearMixin.fit_new_tasks`.
+    """
+    check_is_fitted(estimator, "coef_")
+    classifier = hasattr(estimator, "classes_")
+    data = check_new_task_data(
+        estimator, X, y, sample_weight=sample_weight, y_numeric=not classifier
+    )
+    builder = _prior_builder(estimator)
+    kind, targets = _new_task_targets(estimator, data)
+    params = model_params(estimator)
+    n_source = n_source_tasks(estimator)
+    source_coef = np.asarray(estimator.coef_, dtype=float)[:n_source]
+    source_intercept = np.asarray(estimator.intercept_, dtype=float)[:n_source]
+    priors = builder(estimator, params, source_coef)
+    intercept_alpha = new_task_intercept_alpha(estimator, params, source_intercept)
+    fit_intercept = bool(getattr(estimator, "fit_intercept", True))
+    tol = float(getattr(estimator, "tol", 1e-4))
+    max_iter = int(getattr(estimator, "max_iter", 1000))
+    coefs, intercepts, choices, missed = [], [], [], []
+    for t in range(data.n_tasks):
+        rows = data.task_slice(t)
+        best, best_index = None, 0
+        for index, prior in enumerate(priors):
+            problem = NewTaskProblem(
+                data.X[rows],
+                targets[rows],
+                data.sample_weight[rows],
+                kind,
+                prior,
+                source_row_weight(estimator),
+                intercept_alpha if fit_intercept else None,
+                estimator.shared_intercept_,
+            )
+            result = solve_new_task(problem, tol=tol, max_iter=max_iter)
+            if best is None or result.value < best[1].value:
+                best, best_index = (problem, result), index
+        problem, result = best
+        if not result.converged:
+            missed.append(data.tasks[t])
+        coef, intercept = problem.coef_intercept(result.u)
+        coefs.append(coef)
+        intercepts.append(intercept)
+        choices.append(best_index)
+    if missed:
+        warnings.warn(
+            f"fit_new_tasks did not reach tol={tol} within max_iter={max_iter} "
+            f"iterations for the new task(s) {format_labels(missed)}. Increase "
+            "max_iter, or check for a task whose rows are separable with a weak "
+            "prior.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    _append_new_tasks(estimator, data.tasks, n_source, coefs, intercepts)
+    estimator.new_task_intercept_alpha_ = float(intercept_alpha)
+    if builder is _clustered_priors:
+        labels = np.unique(np.asarray(estimator.task_clusters_)[:n_source])
+        estimator.new_task_clusters_ = labels[np.asarray(choices, dtype=int)]
+    return estimator
+
+
+def _append_new_tasks(estimator, tasks, n_source, coefs, intercepts):
+    """Source rows of ``coef_``/``intercept_`` followed by those of the new tasks."""
+    coef = np.asarray(estimator.coef_, dtype=float)[:n_source]
+    intercept = np.asarray(estimator.intercept_, dtype=float)[:n_source]
+    estimator.coef_ = np.concatenate(
+        [coef, np.asarray(coefs).reshape((-1,) + coef.shape[1:])]
+    )
+    estimator.intercept_ = np.concatenate(
+        [
+            intercept,
+            np.asarray(intercepts, dtype=float).reshape((-1,) + intercept.shape[1:]),
+        ]
+    )
+    add_new_tasks(estimator, tasks)
