@@ -24,13 +24,21 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from skmtl.linear_model import (
+    ClusteredMultiTaskClassifier,
+    ClusteredMultiTaskRegressor,
     DirtyModelRegressor,
     GraphRegularizedClassifier,
     GraphRegularizedRegressor,
     GraphRegularizedRegressorCV,
+    JointFeatureClassifier,
+    JointFeatureRegressor,
     MeanRegularizedClassifier,
     MeanRegularizedRegressor,
     MeanRegularizedRegressorCV,
+    TaskRelationshipClassifier,
+    TaskRelationshipRegressor,
+    TraceNormClassifier,
+    TraceNormRegressor,
 )
 from skmtl.linear_model._transfer import (
     NewTaskProblem,
@@ -41,13 +49,17 @@ from skmtl.linear_model._transfer import (
 from skmtl.penalties import TaskGraph
 
 N_TASKS, N_ROWS, N_FEATURES = 6, 25, 3
+_TIGHT = {"tol_gap_abs": 1e-11, "tol_gap_rel": 1e-11, "tol_feas": 1e-11}
 
 
 def _source(classification=False, n_classes=2, seed=0):
     rng = np.random.default_rng(seed)
     task = np.repeat(np.arange(N_TASKS), N_ROWS)
     features = rng.normal(size=(task.size, N_FEATURES))
-    slopes = np.array([1.0, -0.5, 0.0]) + 0.3 * rng.normal(size=(N_TASKS, 3))
+    # The last feature is noise for every task: something to leave out.
+    slopes = np.array([1.0, -0.5, 0.0]) + [0.3, 0.3, 0.0] * rng.normal(
+        size=(N_TASKS, 3)
+    )
     signal = np.einsum("ij,ij->i", features, slopes[task]) + 0.4 * task
     y = signal + 0.5 * rng.normal(size=task.size)
     if classification:
@@ -82,40 +94,54 @@ def _oracle(model, X, y, weight, prior):
     """Solve each new task's problem in cvxpy; compare with the fitted rows.
 
     ``prior(w)`` returns ``(expression, constraints)`` for a cvxpy variable
-    ``w`` of the shape of a task's coefficients.
+    ``w`` of the shape of a task's coefficients; a list of priors is a
+    choice (clusters): the best one wins. Returns the chosen indices.
     """
+    priors = prior if isinstance(prior, list) else [prior]
     n_source = model.n_tasks_ - len(model.new_tasks_)
-    classes = getattr(model, "classes_", None)
-    a = model.new_task_intercept_alpha_
-    b0 = np.atleast_1d(model.shared_intercept_)
+    chosen = []
     for k, task in enumerate(model.new_tasks_):
         rows = X[:, 0] == task
-        F, s = X[rows, 1:], _row_weight(model) * weight[rows]
-        multinomial = classes is not None and len(classes) > 2
-        shape = (len(classes), N_FEATURES) if multinomial else (N_FEATURES,)
-        w = cp.Variable(shape)
-        b = cp.Variable(len(b0))
-        if multinomial:
-            z = F @ w.T + np.ones((len(F), 1)) @ cp.reshape(b, (1, len(b0)), "C")
-            onehot = np.eye(len(classes))[np.searchsorted(classes, y[rows])]
-            data = s @ (cp.log_sum_exp(z, axis=1) - cp.sum(cp.multiply(onehot, z), 1))
-        elif classes is not None:
-            z = F @ w + b[0]
-            target = (y[rows] == classes[1]).astype(float)
-            data = s @ (cp.logistic(z) - cp.multiply(target, z))
-        else:
-            data = 0.5 * s @ cp.square(y[rows] - F @ w - b[0])
-        penalty, constraints = prior(w)
-        objective = data + penalty + 0.5 * a * cp.sum_squares(b - b0)
-        problem = cp.Problem(cp.Minimize(objective), constraints)
-        problem.solve(solver="CLARABEL")
-        expected, w_opt, b_opt = problem.value, w.value, b.value
+        solutions = [
+            _solve_task(model, X[rows, 1:], y[rows], weight[rows], p) for p in priors
+        ]
+        best = int(np.argmin([value for value, *_ in solutions]))
+        expected, objective, w, b, w_opt, b_opt = solutions[best]
         ours_w = model.coef_[n_source + k]
         ours_b = np.atleast_1d(model.intercept_[n_source + k])
         w.value, b.value = ours_w, ours_b
         assert_allclose(objective.value, expected, rtol=1e-6, atol=1e-9)
         assert_allclose(ours_w, w_opt, atol=2e-5)
         assert_allclose(ours_b, b_opt, atol=2e-5)
+        chosen.append(best)
+    return chosen
+
+
+def _solve_task(model, F, y, weight, prior):
+    classes = getattr(model, "classes_", None)
+    a = model.new_task_intercept_alpha_
+    b0 = np.atleast_1d(model.shared_intercept_)
+    s = _row_weight(model) * weight
+    multinomial = classes is not None and len(classes) > 2
+    shape = (len(classes), N_FEATURES) if multinomial else (N_FEATURES,)
+    w, b = cp.Variable(shape), cp.Variable(len(b0))
+    if multinomial:
+        z = F @ w.T + np.ones((len(F), 1)) @ cp.reshape(b, (1, len(b0)), "C")
+        onehot = np.eye(len(classes))[np.searchsorted(classes, y)]
+        data = s @ (cp.log_sum_exp(z, axis=1) - cp.sum(cp.multiply(onehot, z), 1))
+    elif classes is not None:
+        z = F @ w + b[0]
+        target = (y == classes[1]).astype(float)
+        data = s @ (cp.logistic(z) - cp.multiply(target, z))
+    else:
+        data = 0.5 * s @ cp.square(y - F @ w - b[0])
+    penalty, constraints = prior(w)
+    objective = data + penalty + 0.5 * a * cp.sum_squares(b - b0)
+    problem = cp.Problem(cp.Minimize(objective), constraints)
+    # Tighter than Clarabel's defaults: curvatures 1 / s_j of a trace-norm
+    # prior make 1e-8 in the objective 1e-5 in the coefficients.
+    problem.solve(solver="CLARABEL", **_TIGHT)
+    return problem.value, objective, w, b, w.value, b.value
 
 
 def _adapt(model, classification=False, n_classes=2, sizes=(4, 1)):
@@ -313,6 +339,9 @@ _CENTRED = [
     MeanRegularizedRegressor(alpha=2.0, task_column=0),
     GraphRegularizedRegressor(alpha=0.3, alpha_ridge=0.0, task_column=0),
     MeanRegularizedClassifier(alpha=0.5, task_column=0),
+    JointFeatureRegressor(alpha=0.3, l1_ratio=0.8, task_column=0),
+    TraceNormRegressor(alpha=0.3, task_column=0),
+    TraceNormClassifier(alpha=0.1, task_column=0),
 ]
 
 
@@ -467,3 +496,166 @@ def test_fista_matches_newton():
     assert fista.converged
     assert_allclose(fista.value, newton.value, rtol=1e-10)
     assert_allclose(fista.u, newton.u, atol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# joint-feature, trace-norm, task-relationship and clustered models
+# --------------------------------------------------------------------------
+
+
+def _source_rows(model, per_class=True):
+    coef = model.coef_[: model.n_tasks_ - len(model.new_tasks_)]
+    return coef.reshape(-1, N_FEATURES) if per_class else coef.reshape(len(coef), -1)
+
+
+def _joint_feature_prior(model, alpha, l1_ratio):
+    norms = np.linalg.norm(_source_rows(model), axis=0)
+    used = norms > 1e-10 * norms.max()
+    c = model.shared_coef_
+
+    def prior(w):
+        columns = w if w.ndim == 1 else w.T
+        centre = c if c.ndim == 1 else c.T
+        group = sum(
+            cp.sum_squares(columns[j] - centre[j]) / (2 * norms[j])
+            for j in np.flatnonzero(used)
+        )
+        expression = alpha * l1_ratio * group
+        expression += 0.5 * alpha * (1 - l1_ratio) * cp.sum_squares(w - c)
+        unused = np.flatnonzero(~used)
+        constraints = [columns[j] == centre[j] for j in unused]
+        return expression, constraints
+
+    return prior
+
+
+@pytest.mark.parametrize(
+    "model, classification",
+    [
+        (JointFeatureRegressor(alpha=0.3, l1_ratio=0.8, task_column=0), False),
+        (JointFeatureClassifier(alpha=0.2, l1_ratio=0.9, task_column=0), True),
+    ],
+    ids=["regressor", "binary"],
+)
+def test_joint_feature_matches_cvxpy(model, classification):
+    model, X, y, weight = _adapt(model, classification)
+    norms = np.linalg.norm(_source_rows(model), axis=0)
+    assert (norms == 0).any(), "the test needs an unselected feature"
+    _oracle(
+        model, X, y, weight, _joint_feature_prior(model, model.alpha, model.l1_ratio)
+    )
+    assert np.all(model.coef_[N_TASKS:][..., norms == 0] == 0)
+
+
+def _subspace(matrix):
+    """``(pseudo-inverse of (M^T M)^{1/2}, projector on its range)`` by eigh."""
+    values, vectors = np.linalg.eigh(matrix.T @ matrix)
+    keep = values > 1e-16 * values.max()
+    root = np.sqrt(values[keep])
+    inverse = (vectors[:, keep] / root) @ vectors[:, keep].T
+    return inverse, vectors[:, keep] @ vectors[:, keep].T, root.sum()
+
+
+def _trace_norm_prior(model, alpha):
+    inverse, projector, _ = _subspace(_source_rows(model))
+    c = model.shared_coef_
+
+    def prior(w):
+        rows = [w] if w.ndim == 1 else [w[k] for k in range(w.shape[0])]
+        centres = [c] if c.ndim == 1 else list(c)
+        expression = sum(
+            0.5 * alpha * cp.quad_form(r - m, cp.psd_wrap(inverse))
+            for r, m in zip(rows, centres)
+        )
+        outside = np.eye(N_FEATURES) - projector
+        return expression, [outside @ (r - m) == 0 for r, m in zip(rows, centres)]
+
+    return prior
+
+
+@pytest.mark.parametrize(
+    "model, classification, n_classes",
+    [
+        (TraceNormRegressor(alpha=0.3, task_column=0), False, 2),
+        (TraceNormClassifier(alpha=0.1, task_column=0), True, 2),
+        (TraceNormClassifier(alpha=0.2, task_column=0), True, 3),
+    ],
+    ids=["regressor", "binary", "multinomial"],
+)
+def test_trace_norm_matches_cvxpy(model, classification, n_classes):
+    model, X, y, weight = _adapt(model, classification, n_classes)
+    assert model.rank_ < N_FEATURES, "the test needs a low-rank source"
+    _oracle(model, X, y, weight, _trace_norm_prior(model, model.alpha))
+
+
+def _task_relationship_prior(model, alpha, beta):
+    inverse, projector, total = _subspace(_source_rows(model, per_class=False))
+    c = model.shared_coef_.ravel()
+
+    def prior(w):
+        flat = cp.vec(w, order="C") if w.ndim > 1 else w
+        expression = 0.5 * alpha * cp.sum_squares(flat)
+        expression += 0.5 * beta * total * cp.quad_form(flat - c, cp.psd_wrap(inverse))
+        outside = np.eye(len(c)) - projector
+        return expression, [outside @ (flat - c) == 0]
+
+    return prior
+
+
+@pytest.mark.parametrize(
+    "model, classification",
+    [
+        (TaskRelationshipRegressor(alpha=0.05, beta=0.5, task_column=0), False),
+        (TaskRelationshipClassifier(alpha=0.01, beta=0.05, task_column=0), True),
+    ],
+    ids=["regressor", "binary"],
+)
+def test_task_relationship_matches_cvxpy(model, classification):
+    model, X, y, weight = _adapt(model, classification)
+    _oracle(
+        model, X, y, weight, _task_relationship_prior(model, model.alpha, model.beta)
+    )
+
+
+def _cluster_priors(model, alpha, eta):
+    rows = _source_rows(model, per_class=False)
+    labels = model.task_clusters_
+    priors = []
+    for cluster in np.unique(labels):
+        mean = rows[labels == cluster].mean(axis=0)
+
+        def prior(w, mean=mean):
+            flat = cp.vec(w, order="C") if w.ndim > 1 else w
+            return (
+                alpha * (1 + eta) * cp.sum_squares(flat - mean)
+                + alpha * eta * float(mean @ mean)
+            ), []
+
+        priors.append(prior)
+    return priors
+
+
+@pytest.mark.parametrize(
+    "model, classification",
+    [
+        (
+            ClusteredMultiTaskRegressor(
+                alpha=0.1, eta=0.5, n_clusters=2, task_column=0
+            ),
+            False,
+        ),
+        (
+            ClusteredMultiTaskClassifier(
+                alpha=0.05, eta=0.5, n_clusters=2, task_column=0
+            ),
+            True,
+        ),
+    ],
+    ids=["regressor", "binary"],
+)
+def test_clustered_matches_cvxpy(model, classification):
+    model, X, y, weight = _adapt(model, classification)
+    chosen = _oracle(
+        model, X, y, weight, _cluster_priors(model, model.alpha, model.eta)
+    )
+    assert_allclose(model.new_task_clusters_, np.unique(model.task_clusters_)[chosen])
