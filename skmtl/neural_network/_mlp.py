@@ -7,14 +7,23 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from .._tasks import check_predict_data, check_task_data
+from .._tasks import (
+    add_new_tasks,
+    check_new_task_data,
+    check_predict_data,
+    check_task_data,
+    n_source_tasks,
+)
+from .._validation import format_labels
 from ..base import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from ..linear_model._base import MultiTaskLinearClassifierMixin
 from ..linear_model._joint_feature import _classification_problem
 from ._network import Batch, NetworkLayout, forward
 from ._solvers import Problem, fit_adam, fit_lbfgs
+from ._transfer import adapt_new_tasks
 
 
 def _check_layer_sizes(sizes, name):
@@ -58,6 +67,9 @@ _FEATURE_ADVICE = (
     "Scale the features first, for example with "
     "skmtl.pipeline.TaskColumnPassthrough(StandardScaler())."
 )
+
+
+_TARGET_ADVICE = "Divide the targets by a constant first, or standardise them."
 
 
 _CONSTRAINTS = {
@@ -258,6 +270,65 @@ class _BaseMultiTaskMLP(BaseEstimator):
 
         return score
 
+    # ------------------------------------------------------- new tasks
+
+    def fit_new_tasks(self, X, y, sample_weight=None):
+        """Adapt to new tasks, with what the fitted tasks learned held fixed.
+
+        Hard sharing keeps the trunk; each new task fits its own task layers
+        and head on its rows. Soft sharing keeps the fitted networks; each
+        new task fits a network pulled towards their mean. With ``c = 1 /
+        n_bar`` (rows of a new task weigh as rows of an average source task,
+        ``n_bar`` the mean size of the tasks of ``fit``), new task ``q``
+        minimises::
+
+            c [ sum_{i in q} s_i loss(y_i, f_q(x_i))
+                + (alpha / 2) ||phi_q - mean_phi||^2 ]
+            + (sharing_alpha / 2) ||theta_q - mean_theta||^2   (soft only)
+
+        with ``phi_q`` all of the task's own weights and intercepts and
+        ``mean_phi`` their mean over the tasks of ``fit`` (``alpha``'s
+        penalty of ``fit`` centred at the source mean, intercepts included),
+        and ``theta_q`` its trunk parameters, pulled to the source trunks'
+        mean ``mean_theta``. The parameters start at the source mean: with
+        few rows a new task stays close to the mean source network (the
+        predictions of ``unknown_task="shared"`` exactly for hard sharing
+        without task layers). The solver is L-BFGS (whatever ``solver``),
+        at most ``max_iter`` iterations, on the new tasks' parameters only.
+
+        Every call starts from the tasks of ``fit`` and replaces the tasks
+        of an earlier call; ``fit`` forgets them. Long format only.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_columns)
+            Features and the task column, rows of new tasks only.
+        y : array-like of shape (n_samples,)
+            Targets (classes of ``classes_`` for the classifier).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights ``s_i``.
+
+        Returns
+        -------
+        self : object
+            The estimator, with the new tasks at the end of ``tasks_`` and
+            their rows appended to the per-task arrays of ``coefs_`` and
+            ``intercepts_``.
+        """
+        check_is_fitted(self, "coefs_")
+        data = check_new_task_data(
+            self,
+            X,
+            y,
+            sample_weight=sample_weight,
+            y_numeric=not isinstance(self, MultiTaskMLPClassifier),
+        )
+        _check_magnitudes(data.X, "features", _FEATURE_ADVICE)
+        targets, loss = self._new_task_targets(data)
+        adapt_new_tasks(self, data, targets, loss)
+        add_new_tasks(self, data.tasks)
+        return self
+
     # ------------------------------------------------------------ predict
 
     def _outputs(self, X):
@@ -290,11 +361,12 @@ class _BaseMultiTaskMLP(BaseEstimator):
             )[0]
         unknown = np.flatnonzero(data.unknown)
         if len(unknown):
-            # A task not seen in fit: the mean of the task networks' outputs.
+            # A task not seen in fit: the mean of the source networks' outputs
+            # (tasks added by fit_new_tasks do not change the shared model).
             output[unknown] = np.mean(
                 [
                     self._task_outputs(theta, data.X[unknown], t)
-                    for t in range(self.n_tasks_)
+                    for t in range(n_source_tasks(self))
                 ],
                 axis=0,
             )
@@ -440,6 +512,9 @@ _ATTRIBUTES_DOC = """
         Task labels.
     n_tasks_ : int
         Number of tasks.
+    new_tasks_ : ndarray of shape (n_new_tasks,)
+        After :meth:`fit_new_tasks`: the labels it added, at the end of
+        ``tasks_``.
     task_column_ : hashable or None
         The resolved task column.
     n_features_in_ : int
@@ -524,12 +599,12 @@ class MultiTaskMLPRegressor(MultiTaskRegressorMixin, _BaseMultiTaskMLP):
             self, X, y, task_column=self.task_column, sample_weight=sample_weight
         )
         _check_magnitudes(data.X, "features", _FEATURE_ADVICE)
-        _check_magnitudes(
-            data.y,
-            "targets",
-            "Divide the targets by a constant first, or standardise them.",
-        )
+        _check_magnitudes(data.y, "targets", _TARGET_ADVICE)
         return self._fit_network(data, data.y, "squared", 1)
+
+    def _new_task_targets(self, data):
+        _check_magnitudes(data.y, "targets", _TARGET_ADVICE)
+        return data.y, "squared"
 
     def predict(self, X):
         """Predict with the network of each row's task.
@@ -637,6 +712,25 @@ class MultiTaskMLPClassifier(
         if loss.name == "multinomial":
             return self._fit_network(data, targets, "multinomial", n_classes)
         return self._fit_network(data, targets, "logistic", 1)
+
+    # The linear classifiers' mixin (prediction) has its own fit_new_tasks.
+    fit_new_tasks = _BaseMultiTaskMLP.fit_new_tasks
+
+    def _new_task_targets(self, data):
+        """Class indices (softmax head) or 0/1 (logistic head) of ``classes_``."""
+        check_classification_targets(data.y)
+        unseen = np.setdiff1d(np.unique(data.y), self.classes_)
+        if len(unseen):
+            raise ValueError(
+                f"The new tasks hold the class(es) {format_labels(unseen)}, which "
+                f"fit did not see; the classes are {format_labels(self.classes_)}. "
+                "fit_new_tasks keeps the heads of fit: refit with fit to add "
+                "classes."
+            )
+        encoded = np.searchsorted(self.classes_, data.y)
+        if self.n_outputs_ == 1:
+            return encoded.astype(float), "logistic"
+        return encoded.astype(np.intp), "multinomial"
 
     def decision_function(self, X):
         """Scores of the heads (before the logistic or softmax).

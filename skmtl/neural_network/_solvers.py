@@ -104,11 +104,13 @@ class Problem:
         return loss_and_gradient(self.layout, theta, batch, **self.options)
 
 
-def fit_lbfgs(problem, theta, *, max_iter, tol):
+def fit_lbfgs(problem, theta, *, max_iter, tol, ftol=None):
     """Minimise the full objective with scipy's L-BFGS-B.
 
     Stops when the largest gradient entry is at most ``tol`` (``gtol``, as
-    scikit-learn's MLP), after ``max_iter`` iterations or 15 000 evaluations.
+    scikit-learn's MLP), after ``max_iter`` iterations or 15 000 evaluations,
+    or when an iteration reduces the objective by at most ``ftol`` relative
+    to ``max(|f|, 1)`` (scipy's default for ``None``).
 
     Returns
     -------
@@ -131,7 +133,12 @@ def fit_lbfgs(problem, theta, *, max_iter, tol):
         method="L-BFGS-B",
         jac=True,
         callback=record,
-        options={"maxiter": max_iter, "maxfun": LBFGS_MAX_FUN, "gtol": tol},
+        options={
+            "maxiter": max_iter,
+            "maxfun": LBFGS_MAX_FUN,
+            "gtol": tol,
+            **({} if ftol is None else {"ftol": ftol}),
+        },
     )
     n_iter = min(int(result.nit), max_iter)
     if result.status != 0:

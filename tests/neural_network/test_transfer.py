@@ -1,0 +1,244 @@
+"""fit_new_tasks of the networks against closed forms, finite differences and twins."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+
+from skmtl._tasks import check_new_task_data
+from skmtl.neural_network import MultiTaskMLPClassifier, MultiTaskMLPRegressor
+from skmtl.neural_network._transfer import NewTaskProblem
+
+
+def _tasks(n_tasks=5, n_per_task=40, seed=0):
+    """Long-format rows (task column last) of related non-linear tasks."""
+    rng = np.random.default_rng(seed)
+    task = np.repeat(np.arange(n_tasks), n_per_task)
+    X = rng.normal(size=(len(task), 3))
+    slope = 1.0 + 0.3 * rng.normal(size=n_tasks)
+    y = np.sin(X[:, 0]) + slope[task] * X[:, 1] + 0.1 * rng.normal(size=len(task))
+    return np.column_stack([X, task]), y
+
+
+def _fit(model, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, y)
+
+
+def _source_model(sharing="hard", task_layers=(), **params):
+    X, y = _tasks()
+    source = X[:, -1] < 4
+    model = MultiTaskMLPRegressor(
+        (6,),
+        task_layers,
+        sharing=sharing,
+        task_column=-1,
+        random_state=0,
+        max_iter=300,
+        unknown_task="shared",
+        **params,
+    )
+    return _fit(model, X[source], y[source]), X[~source], y[~source]
+
+
+def _relu(z):
+    return np.maximum(z, 0.0)
+
+
+def test_hard_sharing_head_is_a_ridge_centred_at_the_mean_head():
+    model, X_new, y_new = _source_model(alpha=0.5)
+    rows = slice(0, 9)
+    weight = np.random.default_rng(1).uniform(0.5, 2.0, 9)
+    model.set_params(tol=1e-10, max_iter=1000)
+    model.fit_new_tasks(X_new[rows], y_new[rows], sample_weight=weight)
+    # Oracle: the trunk's activations computed here, the head by normal equations.
+    H = _relu(X_new[rows, :3] @ model.coefs_[0] + model.intercepts_[0])
+    Z = np.column_stack([H, np.ones(9)])
+    mean_head = np.append(
+        model.coefs_[1][:4, :, 0].mean(axis=0), model.intercepts_[1][:4, 0].mean()
+    )
+    # c (1 / n_bar) scales the data term and the alpha penalty alike.
+    lhs = Z.T @ (weight[:, None] * Z) + 0.5 * np.eye(Z.shape[1])
+    rhs = Z.T @ (weight * y_new[rows]) + 0.5 * mean_head
+    head = np.linalg.solve(lhs, rhs)
+    np.testing.assert_allclose(model.coefs_[1][4, :, 0], head[:-1], rtol=1e-6)
+    np.testing.assert_allclose(model.intercepts_[1][4, 0], head[-1], rtol=1e-6)
+    H_test = _relu(X_new[9:, :3] @ model.coefs_[0] + model.intercepts_[0])
+    np.testing.assert_allclose(
+        model.predict(X_new[9:]), H_test @ head[:-1] + head[-1], rtol=1e-6
+    )
+
+
+def test_no_evidence_gives_the_shared_model():
+    # A row whose target is the shared prediction leaves the prior's centre
+    # optimal: the new task predicts as unknown_task="shared" everywhere.
+    model, X_new, _ = _source_model(alpha=0.5)
+    shared = model.predict(X_new)
+    model.fit_new_tasks(X_new[:1], shared[:1])
+    np.testing.assert_allclose(model.predict(X_new), shared, rtol=1e-10, atol=1e-12)
+    assert list(model.new_tasks_) == [4.0]
+
+
+def _check_gradient(problem, seed):
+    rng = np.random.default_rng(seed)
+    theta = problem.center + 0.3 * rng.normal(size=problem.layout.size)
+    _, gradient = problem.value_and_gradient(theta)
+    step = 1e-6
+    numeric = np.empty_like(theta)
+    for j in range(theta.size):
+        e = np.zeros_like(theta)
+        e[j] = step
+        numeric[j] = (
+            problem.value_and_gradient(theta + e)[0]
+            - problem.value_and_gradient(theta - e)[0]
+        ) / (2 * step)
+    np.testing.assert_allclose(gradient, numeric, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_classifier_adaptation_gradient_matches_finite_differences(n_classes):
+    X, y = _tasks(n_tasks=4, n_per_task=20)
+    labels = np.digitize(y, np.quantile(y, np.linspace(0, 1, n_classes + 1)[1:-1]))
+    model = MultiTaskMLPClassifier(
+        (4,), (3,), task_column=-1, random_state=0, max_iter=50, alpha=0.3
+    )
+    source = X[:, -1] < 3
+    _fit(model, X[source], labels[source])
+    weight = np.random.default_rng(3).uniform(0.5, 2.0, (~source).sum())
+    data = check_new_task_data(
+        model, X[~source], labels[~source], sample_weight=weight, y_numeric=False
+    )
+    targets, loss = model._new_task_targets(data)
+    _check_gradient(NewTaskProblem(model, data, targets, loss), seed=n_classes)
+
+
+def test_soft_sharing_objective_value_and_gradient():
+    model, X_new, y_new = _source_model(
+        "soft", task_layers=(2,), alpha=0.2, sharing_alpha=0.7
+    )
+    rows = np.r_[0:6, 20:25]
+    X_two = X_new[rows].copy()
+    X_two[6:, -1] = 5  # two new tasks: 4 and 5
+    data = check_new_task_data(model, X_two, y_new[rows])
+    problem = NewTaskProblem(model, data, data.y, "squared")
+    _check_gradient(problem, seed=0)
+    # Value by hand: task 4's network through numpy, with c = 1 / n_bar.
+    theta = problem.center + 0.2 * np.random.default_rng(1).normal(
+        size=problem.layout.size
+    )
+    coefs, intercepts = problem.layout.unpack(theta)
+    c = 1.0 / 40.0  # every source task has 40 rows
+    total = 0.0
+    for q, (start, stop) in enumerate([(0, 6), (6, 11)]):
+        A = X_two[start:stop, :3]
+        for k in range(3):
+            A = A @ coefs[k][q] + intercepts[k][q]
+            A = _relu(A) if k < 2 else A
+        total += c * 0.5 * np.sum((A[:, 0] - y_new[rows][start:stop]) ** 2)
+        for k in range(3):
+            mean_w = model.coefs_[k].mean(axis=0)
+            mean_b = model.intercepts_[k].mean(axis=0)
+            own = np.sum((coefs[k][q] - mean_w) ** 2)
+            own += np.sum((intercepts[k][q] - mean_b) ** 2)
+            total += 0.5 * 0.2 * c * own
+            if k == 0:  # the trunk: the soft sharing pull to the source mean
+                total += 0.5 * 0.7 * own
+    # The problem minimises n_bar times the objective.
+    value = problem.value_and_gradient(theta)[0]
+    assert value == pytest.approx(total / c, rel=1e-10)
+
+
+def test_many_rows_approach_a_network_fitted_on_the_new_task_alone():
+    rng = np.random.default_rng(5)
+    model, _, _ = _source_model("soft", sharing_alpha=0.1)
+    X = rng.normal(size=(1500, 3))
+    y = -2.0 * X[:, 1] + np.cos(X[:, 0])  # unlike the source tasks
+    train, test = slice(0, 1000), slice(1000, None)
+    long = np.column_stack([X, np.full(len(y), 9.0)])
+    shared_error = np.mean((model.predict(long[test]) - y[test]) ** 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.set_params(max_iter=500).fit_new_tasks(long[train], y[train])
+        alone = MultiTaskMLPRegressor((6,), random_state=0, max_iter=500)
+        alone.fit(X[train], y[train])
+    adapted_error = np.mean((model.predict(long[test]) - y[test]) ** 2)
+    alone_error = np.mean((alone.predict(X[test]) - y[test]) ** 2)
+    assert adapted_error < 0.05 * shared_error
+    assert adapted_error < 2.0 * alone_error + 0.01
+
+
+def test_one_row_of_one_class():
+    X, y = _tasks(n_tasks=4, n_per_task=20)
+    labels = (y > 0).astype(int)
+    model = MultiTaskMLPClassifier((4,), task_column=-1, random_state=0, alpha=1.0)
+    _fit(model, X[X[:, -1] < 3], labels[X[:, -1] < 3])
+    model.fit_new_tasks(X[-1:], labels[-1:])
+    proba = model.predict_proba(X[-5:])
+    assert proba.shape == (5, 2) and np.all(np.isfinite(proba))
+
+
+def test_source_parameters_unchanged_replacement_refit_and_pickle():
+    model, X_new, y_new = _source_model(task_layers=(2,), alpha=0.1)
+    coefs = [c.copy() for c in model.coefs_]
+    intercepts = [b.copy() for b in model.intercepts_]
+    unknown = X_new.copy()
+    unknown[:, -1] = 99
+    shared = model.predict(unknown)
+    X_two = X_new[:10].copy()
+    X_two[5:, -1] = 7
+    X_copy, y_copy = X_two.copy(), y_new[:10].copy()
+    model.set_params(tol=1e-9, max_iter=1000).fit_new_tasks(X_two, y_new[:10])
+    np.testing.assert_array_equal(X_two, X_copy)
+    np.testing.assert_array_equal(y_new[:10], y_copy)
+    assert list(model.tasks_) == [0, 1, 2, 3, 4, 7]
+    assert [c.shape[0] for c in model.coefs_[1:]] == [6, 6]
+    np.testing.assert_array_equal(model.coefs_[0], coefs[0])
+    for k in (1, 2):
+        np.testing.assert_array_equal(model.coefs_[k][:4], coefs[k])
+        np.testing.assert_array_equal(model.intercepts_[k][:4], intercepts[k])
+    np.testing.assert_array_equal(model.predict(unknown), shared)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict(X_two), model.predict(X_two))
+    # A second call replaces the first call's tasks.
+    only_seven = model.fit_new_tasks(X_two[5:], y_new[5:10]).predict(X_two[5:])
+    assert list(model.tasks_) == [0, 1, 2, 3, 7]
+    assert [c.shape[0] for c in model.coefs_[1:]] == [5, 5]
+    np.testing.assert_allclose(
+        only_seven, restored.predict(X_two[5:]), rtol=1e-6, atol=1e-8
+    )
+    model.set_params(unknown_task="error")
+    with pytest.raises(ValueError, match="4"):
+        model.predict(X_two[:5])
+
+
+def test_adaptation_is_bounded_by_max_iter():
+    model, X_new, y_new = _source_model("soft")
+    model.set_params(max_iter=1, tol=0.0)
+    with pytest.warns(ConvergenceWarning, match="max_iter=1"):
+        model.fit_new_tasks(X_new[:20], y_new[:20])
+
+
+def test_fit_new_tasks_errors():
+    X, y = _tasks(n_tasks=3, n_per_task=10)
+    model = MultiTaskMLPRegressor((3,), task_column=-1, max_iter=20)
+    with pytest.raises(NotFittedError):
+        model.fit_new_tasks(X, y)
+    _fit(model, X[X[:, -1] < 2], y[X[:, -1] < 2])
+    with pytest.raises(ValueError, match=r"were seen during fit"):
+        model.fit_new_tasks(X, y)
+    with pytest.raises(ValueError, match="has 4 features.*expecting 3"):
+        model.fit_new_tasks(np.column_stack([X[:, :1], X]), y)
+    wide = _fit(MultiTaskMLPRegressor((3,), max_iter=20), X[:, :3], np.ones((30, 2)))
+    with pytest.raises(ValueError, match="long format"):
+        wide.fit_new_tasks(X, y)
+    labels = (y > 0).astype(int)
+    classifier = _fit(
+        MultiTaskMLPClassifier((3,), task_column=-1, max_iter=20),
+        X[X[:, -1] < 2],
+        labels[X[:, -1] < 2],
+    )
+    with pytest.raises(ValueError, match=r"class\(es\) \[5\].*fit did not see"):
+        classifier.fit_new_tasks(X[X[:, -1] == 2], np.full(10, 5))
