@@ -475,8 +475,9 @@ _PARAMETERS_DOC = """
         for one task (1-D ``y``) or one column of ``Y`` per task (wide,
         ``NaN`` marking unobserved targets).
     unknown_task : {"error", "shared"}, default="error"
-        ``predict`` on rows of a task not seen in fit: raise, or use the
-        mean of the task networks' outputs."""
+        ``predict`` on rows of a task not seen in fit (nor added by
+        :meth:`fit_new_tasks`): raise, or use the mean of the outputs of the
+        networks of the tasks of fit."""
 
 _ATTRIBUTES_DOC = """
     coefs_ : list of ndarray
