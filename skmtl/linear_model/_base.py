@@ -35,15 +35,16 @@ class MultiTaskLinearMixin:
         (``n_bar`` is the mean total sample weight of the tasks of ``fit``):
         with a few rows the prior ``R`` learned from the source tasks
         dominates, with many rows the task's own data. ``R`` is the model's
-        prior for a new task, centred at the shared model so that a task
-        without rows would be predicted as by ``unknown_task="shared"``:
+        prior for a new task; without a ridge part it is centred at the
+        shared model, so that a task without rows would be predicted as by
+        ``unknown_task="shared"`` (``c`` is ``shared_coef_``):
 
         - mean-regularised models: ``(alpha / 2) ||w - shared_coef_||^2``,
           the model's own objective with ``w_0`` and the source tasks fixed;
         - graph-regularised models: the increase of the penalty when the new
           task joins the graph linked to every source task (weight 1 for
           ``"complete"``, the mean edge weight of a given graph, no link for
-          ``"empty"``), ridge part included;
+          ``"empty"``), ridge part included (it shrinks towards zero);
         - joint-feature models: ``alpha l1_ratio sum_j (w_j - c_j)^2 /
           (2 d_j) + (alpha / 2)(1 - l1_ratio) ||w - c||^2`` with ``d_j`` the
           norm of feature ``j`` over the source tasks and ``c`` the shared
@@ -52,11 +53,15 @@ class MultiTaskLinearMixin:
           ``D = (W^T W)^{1/2}`` of the source rows: the new task stays in the
           source tasks' subspace;
         - task-relationship models: ``(alpha / 2) ||w||^2 + (beta / 2)
-          (w - c)^T D^+ (w - c)``, ``D`` as above scaled to unit trace;
+          (w - c)^T D^+ (w - c)``, ``D`` of the task rows (classes side by
+          side) as above, scaled to unit trace;
         - clustered models: ``alpha (1 + eta) ||w - m_c||^2 + alpha eta
-          ||m_c||^2`` for the mean ``m_c`` of a cluster of source tasks; the
-          new task joins the cluster of lowest objective
-          (``new_task_clusters_``).
+          ||m_c||^2`` for the mean ``m_c`` of a cluster of source tasks
+          (``task_clusters_``); the new task joins the cluster of lowest
+          objective (``new_task_clusters_``).
+
+        The decompositions (sparse plus low-rank, robust and dirty models)
+        raise ``NotImplementedError``.
 
         The intercept tie ``a`` (``new_task_intercept_alpha_``) is the larger
         of the model's own tie and the empirical-Bayes strength

@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from scipy import linalg
 from scipy.special import expit, log_softmax, softmax
 from sklearn.exceptions import ConvergenceWarning
@@ -112,8 +113,10 @@ class QuadraticPrior:
         Linear term in ``theta``.
     constant : float, default=0.0
         ``R`` at ``theta = 0``.
-    basis : ndarray of shape (center.size, n_params), default=None
-        Orthonormal directions ``w - center`` may take; ``None``: all.
+    basis : ndarray of shape (center.size, n_params) or (n_params,), default=None
+        Orthonormal directions ``w - center`` may take; a 1-D integer array
+        names the coordinates of the flattened ``w`` that move (the columns
+        of the identity, without forming them); ``None``: all.
 
     Examples
     --------
@@ -127,7 +130,10 @@ class QuadraticPrior:
     def __init__(self, center, curvature, linear=None, constant=0.0, basis=None):
         self.center = np.asarray(center, dtype=float)
         self.basis = basis
-        n_params = self.center.size if basis is None else basis.shape[1]
+        if basis is None:
+            n_params = self.center.size
+        else:
+            n_params = basis.shape[-1] if np.ndim(basis) == 2 else len(basis)
         self.curvature = np.broadcast_to(
             np.asarray(curvature, dtype=float), (n_params,)
         ).copy()
@@ -141,13 +147,22 @@ class QuadraticPrior:
 
     def coef(self, theta):
         """``center + basis @ theta`` in the shape of ``center``."""
-        step = theta if self.basis is None else self.basis @ theta
-        return self.center + np.reshape(step, self.center.shape)
+        if self.basis is None:
+            return self.center + np.reshape(theta, self.center.shape)
+        if np.ndim(self.basis) == 1:
+            flat = self.center.ravel().copy()
+            flat[self.basis] += theta
+            return flat.reshape(self.center.shape)
+        return self.center + np.reshape(self.basis @ theta, self.center.shape)
 
     def coef_adjoint(self, G):
         """Gradient in ``theta`` from a gradient ``G`` in ``w``."""
         flat = np.ravel(G)
-        return flat if self.basis is None else self.basis.T @ flat
+        if self.basis is None:
+            return flat
+        if np.ndim(self.basis) == 1:
+            return flat[self.basis]
+        return self.basis.T @ flat
 
     def value(self, theta):
         """Smooth part of ``R``."""
@@ -297,8 +312,14 @@ def _coefficient_design(X, prior, n_outputs):
     """``design[i, k, j]``: change of prediction ``k`` of row ``i`` per ``theta_j``."""
     n_features = X.shape[1]
     basis = prior.basis
-    if basis is None:
-        basis = np.eye(n_outputs * n_features)
+    if basis is None or np.ndim(basis) == 1:
+        # Coordinates of w: a column of X, placed at its class.
+        coordinates = np.arange(n_outputs * n_features) if basis is None else basis
+        columns = X[:, coordinates % n_features]
+        columns = columns.toarray() if sp.issparse(columns) else np.asarray(columns)
+        design = np.zeros((X.shape[0], n_outputs, len(coordinates)))
+        design[:, coordinates // n_features, np.arange(len(coordinates))] = columns
+        return design
     per_class = basis.reshape(n_outputs, n_features, -1).transpose(1, 0, 2)
     flat = safe_sparse_dot(X, per_class.reshape(n_features, -1), dense_output=True)
     return np.asarray(flat).reshape(X.shape[0], n_outputs, basis.shape[1])
@@ -566,8 +587,7 @@ def _joint_feature_prior(estimator, params, source_coef):
     columns = (
         np.arange(n_outputs)[:, None] * n_features + np.flatnonzero(used)
     ).ravel()
-    basis = np.eye(n_outputs * n_features)[:, columns]
-    return [QuadraticPrior(center, np.tile(curvature, n_outputs), basis=basis)]
+    return [QuadraticPrior(center, np.tile(curvature, n_outputs), basis=columns)]
 
 
 def _range_basis(matrix):

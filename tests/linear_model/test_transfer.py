@@ -659,3 +659,15 @@ def test_clustered_matches_cvxpy(model, classification):
         model, X, y, weight, _cluster_priors(model, model.alpha, model.eta)
     )
     assert_allclose(model.new_task_clusters_, np.unique(model.task_clusters_)[chosen])
+
+
+def test_without_intercept_the_closed_form_is_a_ridge_towards_w0():
+    model = MeanRegularizedRegressor(alpha=2.0, fit_intercept=False, task_column=0)
+    model, X, y, weight = _adapt(model)
+    rows = X[:, 0] == 100
+    F, s = X[rows, 1:], weight[rows] / N_ROWS
+    # (1/n_bar) F^T S (F w - y) + alpha (w - w_0) = 0
+    lhs = F.T @ (s[:, None] * F) + 2.0 * np.eye(N_FEATURES)
+    rhs = F.T @ (s * y[rows]) + 2.0 * model.shared_coef_
+    assert_allclose(model.coef_[N_TASKS], np.linalg.solve(lhs, rhs), rtol=1e-10)
+    assert np.all(model.intercept_[N_TASKS:] == 0)
