@@ -776,6 +776,7 @@ def fit_new_tasks(estimator, X, y, sample_weight=None):
     data = check_new_task_data(
         estimator, X, y, sample_weight=sample_weight, y_numeric=not classifier
     )
+    _forget_stale_new_tasks(estimator)
     builder = _prior_builder(estimator)
     kind, targets = _new_task_targets(estimator, data)
     params = model_params(estimator)
@@ -827,6 +828,19 @@ def fit_new_tasks(estimator, X, y, sample_weight=None):
         labels = np.unique(np.asarray(estimator.task_clusters_)[:n_source])
         estimator.new_task_clusters_ = labels[np.asarray(choices, dtype=int)]
     return estimator
+
+
+def _forget_stale_new_tasks(estimator):
+    """Drop ``new_tasks_`` left over from before the last ``fit``.
+
+    ``fit`` records the sizes of its tasks (``_source_task_weights``); a
+    ``*CV`` class copies the fitted attributes of its final fit without
+    resetting those of an earlier ``fit_new_tasks``, which would then
+    count source tasks as new ones.
+    """
+    n_source = len(getattr(estimator, "_source_task_weights", ()))
+    if hasattr(estimator, "new_tasks_") and n_source == estimator.n_tasks_:
+        del estimator.new_tasks_
 
 
 def _append_new_tasks(estimator, tasks, n_source, coefs, intercepts):

@@ -671,3 +671,12 @@ def test_without_intercept_the_closed_form_is_a_ridge_towards_w0():
     rhs = F.T @ (s * y[rows]) + 2.0 * model.shared_coef_
     assert_allclose(model.coef_[N_TASKS], np.linalg.solve(lhs, rhs), rtol=1e-10)
     assert np.all(model.intercept_[N_TASKS:] == 0)
+
+
+def test_refit_of_a_cv_model_starts_again_from_its_source():
+    model = GraphRegularizedRegressorCV(alphas=[0.1, 1.0], cv=2, task_column=0)
+    model, X, y, _ = _adapt(model)
+    model.fit(*_source(seed=2))
+    model.fit_new_tasks(X[X[:, 0] == 101], y[X[:, 0] == 101])
+    assert model.tasks_.tolist() == list(range(N_TASKS)) + [101]
+    assert model.coef_.shape == (N_TASKS + 1, N_FEATURES)
