@@ -95,13 +95,16 @@ class QuadraticPrior:
     subspace).
 
     This is the smooth case of the interface the solvers of
-    :func:`solve_new_task` read: ``coef(theta)``, ``coef_adjoint(G)``,
-    ``value(theta)``, ``gradient(theta)``, ``curvature`` (the diagonal of the
-    smooth part's Hessian) and ``prox(theta, step)`` with
+    :func:`solve_new_task` read: ``center`` and ``basis`` (the linear
+    predictions are those of ``center`` plus ``X basis theta``, per class),
+    ``n_params``, ``coef(theta)``, ``value(theta)``, ``gradient(theta)``,
+    ``curvature`` (the diagonal of the smooth part's Hessian) and
+    ``prox(theta, step)`` with
     ``nonsmooth_value(theta)`` for a separable non-smooth part (here none:
     ``smooth = True``). A prior with a non-smooth part (an L1 or group norm
-    of a block of ``theta``, several blocks ``w = p + q``) sets
-    ``smooth = False`` and provides ``prox``; the solver then runs FISTA.
+    of a block of ``theta``; several blocks ``w = p + q`` through a basis
+    ``[I, I]``, which need not be orthonormal) sets ``smooth = False`` and
+    provides ``prox``; the solver then runs FISTA.
 
     Parameters
     ----------
@@ -154,15 +157,6 @@ class QuadraticPrior:
             flat[self.basis] += theta
             return flat.reshape(self.center.shape)
         return self.center + np.reshape(self.basis @ theta, self.center.shape)
-
-    def coef_adjoint(self, G):
-        """Gradient in ``theta`` from a gradient ``G`` in ``w``."""
-        flat = np.ravel(G)
-        if self.basis is None:
-            return flat
-        if np.ndim(self.basis) == 1:
-            return flat[self.basis]
-        return self.basis.T @ flat
 
     def value(self, theta):
         """Smooth part of ``R``."""
@@ -355,7 +349,8 @@ def _data_hessian(design, row_scale, curvature):
         return (rows * (row_scale * curvature[:, 0])[:, None]).T @ rows
     # Multinomial: H_i = diag(p_i) - p_i p_i^T.
     weighted = curvature * row_scale[:, None]
-    H = np.einsum("nkr,nk,nks->rs", design, weighted, design)
+    flat = design.reshape(-1, design.shape[2])
+    H = (flat * weighted.reshape(-1, 1)).T @ flat
     projected = np.einsum("nkr,nk->nr", design, curvature)
     return H - (projected * row_scale[:, None]).T @ projected
 
