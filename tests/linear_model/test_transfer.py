@@ -680,3 +680,25 @@ def test_refit_of_a_cv_model_starts_again_from_its_source():
     model.fit_new_tasks(X[X[:, 0] == 101], y[X[:, 0] == 101])
     assert model.tasks_.tolist() == list(range(N_TASKS)) + [101]
     assert model.coef_.shape == (N_TASKS + 1, N_FEATURES)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_graph_prior_is_the_penalty_increment(n_classes):
+    # The prior at any w is the penalty of the graph with the new task linked
+    # to every source task (mean edge weight) minus that of the source graph.
+    from skmtl.linear_model._transfer import _graph_prior, model_params
+
+    model = GraphRegularizedClassifier(
+        alpha=0.3, graph=_USER_GRAPH, alpha_ridge=0.1, task_column=0
+    )
+    model.fit(*_source(True, n_classes))
+    source = model.coef_
+    (prior,) = _graph_prior(model, model_params(model), source)
+    extended = np.zeros((N_TASKS + 1, N_TASKS + 1))
+    extended[:N_TASKS, :N_TASKS] = model.adjacency_
+    extended[N_TASKS, :N_TASKS] = extended[:N_TASKS, N_TASKS] = 3.5 / 3
+    before = TaskGraph(0.3, model.adjacency_, 0.1).value(source)
+    w = np.random.default_rng(0).normal(size=source.shape[1:])
+    after = TaskGraph(0.3, extended, 0.1).value(np.concatenate([source, [w]]))
+    theta = (w - prior.center).ravel()
+    assert_allclose(prior.value(theta), after - before, rtol=1e-12)
