@@ -180,6 +180,13 @@ class _SmoothPart:
     leaves the penalty on ``W`` unchanged, but decouples the intercepts from
     the coefficients of non-centred features, which otherwise make the
     problem badly conditioned for a first-order method.
+
+    Tied intercepts with the squared loss are ``profiled``: every step sets
+    them to their exact minimiser for the new ``W``
+    (:meth:`profiled_intercepts`), so that the step on ``W`` is not limited
+    by the tie's curvature ``intercept_alpha`` (FISTA would otherwise crawl
+    for a strong tie). The minimiser is affine in ``W``, so the extrapolated
+    points keep optimal intercepts as well.
     """
 
     def __init__(self, design, loss, fit_intercept, intercept_alpha):
@@ -188,6 +195,27 @@ class _SmoothPart:
         self.fit_intercept = fit_intercept
         self.intercept_alpha = intercept_alpha if fit_intercept else 0.0
         self.means = design.column_moments()[0] if fit_intercept else None
+        self.profiled = bool(self.intercept_alpha) and loss.name == "squared"
+        if self.profiled:
+            n_tasks = design.n_tasks
+            self.task_weights = design.task_sums(design.scale).reshape(n_tasks)
+
+    def profiled_intercepts(self, W):
+        """Optimal centred intercepts for ``W`` and the predictions (squared loss).
+
+        With ``D_t`` the weight of task ``t`` and ``m_t`` its weighted mean
+        residual, ``b_t = (D_t m_t + a b_0) / (D_t + a)`` and ``b_0`` the mean
+        of the ``m_t`` weighted by ``D_t / (D_t + a)``, ``a = intercept_alpha``.
+        """
+        design, alpha = self.design, self.intercept_alpha
+        z = design.predict(W)
+        weights = self.task_weights
+        residual_sums = -design.task_sums(scaled_gradient(design, self.loss, z))
+        means = residual_sums.reshape(weights.shape) / weights
+        shrink = weights / (weights + alpha)
+        shared = float(np.dot(shrink, means) / shrink.sum())
+        intercept = shrink * means + (1.0 - shrink) * shared
+        return intercept + self.offset(W), z + design.expand_intercept(intercept)
 
     def offset(self, W):
         """``mean_t . w_t`` for every task (and class)."""
@@ -245,7 +273,8 @@ class _SmoothPart:
             weighted = self.design.scale_like(image) * image
             value = float(np.vdot(weighted, image))
             V, c = self.adjoint(weighted, b_shape)
-        return self.loss.curvature * value + 2.0 * self.intercept_alpha
+        tie = 0.0 if self.profiled else 2.0 * self.intercept_alpha
+        return self.loss.curvature * value + tie
 
 
 def solve_design(
@@ -414,10 +443,16 @@ def _backtracking_step(smooth, penalty, point, gradient, lipschitz):
         if not np.isfinite(lipschitz):
             return None
         new_C = penalty.prox(y_C - grad_C / lipschitz, 1.0 / lipschitz)
-        new_b = y_b - grad_b / lipschitz
-        new_z = smooth.predictions(penalty.combine(new_C), new_b)
+        if smooth.profiled:
+            # The step is on W alone; the intercepts follow exactly.
+            new_b, new_z = smooth.profiled_intercepts(penalty.combine(new_C))
+        else:
+            new_b = y_b - grad_b / lipschitz
+            new_z = smooth.predictions(penalty.combine(new_C), new_b)
         step_C, step_b = new_C - y_C, new_b - y_b
-        squared_step = float(np.vdot(step_C, step_C) + np.vdot(step_b, step_b))
+        squared_step = float(np.vdot(step_C, step_C))
+        if not smooth.profiled:
+            squared_step += float(np.vdot(step_b, step_b))
         curvature = smooth.curvature(z_y, new_z - z_y, penalty.combine(step_C), step_b)
         if not (np.isfinite(curvature) and np.isfinite(squared_step)):
             return None
