@@ -736,8 +736,9 @@ def check_task_data(
     _check_task_weights(data)
     # The sizes of the tasks of fit, for the weight of a new task's rows.
     estimator._source_task_weights = data.task_weights
-    if hasattr(estimator, "new_tasks_"):
-        del estimator.new_tasks_
+    # A refit forgets the tasks of fit_new_tasks and what was fitted for them.
+    for name in [name for name in vars(estimator) if name.startswith("new_task")]:
+        delattr(estimator, name)
     return data
 
 

@@ -212,6 +212,9 @@ class PathCVMixin:
         )
         final.fit(X, y, sample_weight=sample_weight)
         skip = set(final.get_params())
+        # The tasks of an earlier fit_new_tasks are forgotten, as by any fit.
+        for key in [key for key in vars(self) if key.startswith("new_task")]:
+            delattr(self, key)
         for key, value in vars(final).items():
             if key not in skip:
                 setattr(self, key, value)

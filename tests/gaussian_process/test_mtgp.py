@@ -559,7 +559,7 @@ def test_unknown_task_error_names_the_tasks():
         model.predict(X_new)
     message = str(error.value)
     assert "Task(s) [5.0, 9.0]" in message and "known tasks: [0.0, 1.0, 2.0]" in message
-    assert "shared" not in message  # no fallback to suggest
+    assert "unknown_task" in message and "fit_new_tasks" in message
     np.testing.assert_array_equal(X_new, X_copy)
     with pytest.raises(ValueError, match="not seen during fit"):
         model.sample_y(X_new)
@@ -590,7 +590,7 @@ def test_caller_arrays_are_not_modified():
         {"solver": "cholesky"},
         {"alpha": -1.0},
         {"max_dense_size": 0},
-        {"unknown_task": "shared"},
+        {"unknown_task": "average"},
         {"n_restarts_optimizer": -1},
         {"init": "random"},
     ],
