@@ -64,13 +64,13 @@ REGRESSORS = {
 CV_REGRESSORS = [
     MeanRegularizedRegressorCV(alphas=[0.1, 1.0], alpha_means=[0.05], cv=2),
     JointFeatureRegressorCV(n_alphas=3, cv=2, tol=1e-3),
-    TraceNormRegressorCV(alphas=3, cv=2, tol=1e-3),
-    SparseLowRankRegressorCV(alphas=3, cv=2, tol=1e-3),
-    RobustMultiTaskRegressorCV(alphas=3, cv=2, tol=1e-3),
-    DirtyModelRegressorCV(alphas=3, cv=2, tol=1e-3),
-    GraphRegularizedRegressorCV(alphas=3, cv=2, tol=1e-3),
-    ClusteredMultiTaskRegressorCV(n_clusters=2, alphas=3, cv=2, tol=1e-3),
-    TaskRelationshipRegressorCV(alphas=3, cv=2, tol=1e-3),
+    TraceNormRegressorCV(alphas=3, eps=0.1, cv=2, tol=1e-3),
+    SparseLowRankRegressorCV(alphas=3, eps=0.1, cv=2, tol=1e-3),
+    RobustMultiTaskRegressorCV(alphas=3, eps=0.1, cv=2, tol=1e-3),
+    DirtyModelRegressorCV(alphas=3, eps=0.1, cv=2, tol=1e-3),
+    GraphRegularizedRegressorCV(alphas=3, eps=0.1, cv=2, tol=1e-3),
+    ClusteredMultiTaskRegressorCV(n_clusters=2, alphas=3, eps=0.1, cv=2, tol=1e-3),
+    TaskRelationshipRegressorCV(alphas=3, eps=0.1, cv=2, tol=1e-3),
 ]
 
 
@@ -255,7 +255,7 @@ def _linear_estimators():
     """Every public estimator of :mod:`skmtl.linear_model`, with small CV grids."""
     import skmtl.linear_model as linear_model
 
-    small = {"alphas": 3, "n_alphas": 3, "cv": 2, "max_iter": 200}
+    small = {"alphas": 2, "n_alphas": 2, "eps": 0.1, "cv": 2, "max_iter": 200}
     estimators = []
     for name in linear_model.__all__:
         cls = getattr(linear_model, name)
@@ -265,6 +265,9 @@ def _linear_estimators():
         params = model.get_params()
         if name.endswith("CV"):
             model.set_params(**{k: v for k, v in small.items() if k in params})
+            # One point of each extra grid.
+            for grid in getattr(cls, "_grid_params", {}):
+                model.set_params(**{grid: [np.atleast_1d(params[grid])[0]]})
         if name == "MeanRegularizedRegressorCV":
             model.set_params(alphas=[0.1, 1.0], alpha_means=[0.01])
         if "n_clusters" in params:
