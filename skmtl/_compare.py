@@ -1864,8 +1864,7 @@ def format_new_tasks(results, dataset):
             continue
         cells = [_curve_cell(result, key, k) for k in shots]
         rows.append((result.name, *cells, *_time_cells(result)))
-        for k, error in result.errors.items():
-            notes.append(f"{result.name} failed at k={k}: {_shorten(error)}")
+        notes += _error_notes(result)
     n_folds = max((len(r.fit_time) for r in results if r.ok), default=0)
     notes.insert(
         0,
@@ -1888,6 +1887,18 @@ def format_new_tasks(results, dataset):
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines + notes)
+
+
+def _error_notes(result):
+    """One line per distinct error of a model, with the values of k it hit."""
+    by_error = {}
+    for k, error in result.errors.items():
+        # The same error in another fold reads the same without its fold.
+        by_error.setdefault(error.split(": ", 1)[-1], []).append(k)
+    return [
+        f"{result.name} failed at k={', '.join(map(str, ks))}: {_shorten(error)}"
+        for error, ks in by_error.items()
+    ]
 
 
 def _time_cells(result):

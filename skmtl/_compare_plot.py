@@ -365,13 +365,16 @@ def plot_new_tasks(path, results, dataset):
     -------
     figure : matplotlib.figure.Figure
     """
+    from matplotlib import colormaps
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(8, 5.5), layout="constrained")
+    figure = Figure(figsize=(10, 6), layout="constrained")
     ax = figure.subplots()
     key, header = metric_names(dataset)["score"]
     drawn = [r for r in results if r.ok]
-    for result in drawn:
+    # More models than the default cycle's 10 colours: one of 20 each.
+    colors = colormaps["tab20"].colors
+    for index, result in enumerate(drawn):
         shots = [k for k in result.shots if result.complete(key, k)]
         if not shots:
             continue
@@ -385,6 +388,7 @@ def plot_new_tasks(path, results, dataset):
             label=result.name,
             marker="s" if baseline else "o",
             linestyle="--" if baseline else "-",
+            color=colors[(2 * index) % 20 + (index // 10) % 2],
             capsize=3,
         )
     if not drawn:
@@ -398,7 +402,7 @@ def plot_new_tasks(path, results, dataset):
     )
     if drawn:
         ax.set_xticks(list(drawn[0].shots))
-        ax.legend(fontsize=9)
+        ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.grid(alpha=0.3)
     figure.suptitle(
         f"skmtl compare --new-tasks: {Path(dataset.source).name}", fontsize=13
