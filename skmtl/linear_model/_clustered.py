@@ -154,6 +154,7 @@ class ClusteredMultiTaskRegressor(
 
         minimise  sum_t (1 / n_t) sum_{i in t} s_i (y_i - x_i . w_t - b_t)^2 / 2
                   + alpha eta (1 + eta) min_M tr(W^T (eta I + M)^{-1} W)
+                  + (intercept_alpha / 2) sum_t (b_t - b_0)^2
 
         over      0 <= M <= I, tr(M) = n_clusters
 

@@ -52,6 +52,7 @@ class DirtyModelRegressor(_DirtyMixin, PenalizedRegressorMixin, BaseEstimator):
         minimise  sum_t (1 / n_t) sum_{i in t} s_i (y_i - x_i . w_t - b_t)^2 / 2
                   + alpha_shared * sum_j ||P[:, j]||_inf
                   + alpha_task * ||Q||_1
+                  + (intercept_alpha / 2) sum_t (b_t - b_0)^2
 
     ``shared_norm="l2"`` uses the Euclidean group norm ``sum_j ||P[:, j]||_2``
     for the shared part instead. Solved by ADMM in Gram form

@@ -317,6 +317,7 @@ class GraphRegularizedRegressor(
         minimise  sum_t (1 / n_t) sum_{i in t} s_i (y_i - x_i . w_t - b_t)^2 / 2
                   + (alpha / 2) sum_{s,t} A[s, t] ||w_s - w_t||^2
                   + (alpha_ridge / 2) ||W||_F^2
+                  + (intercept_alpha / 2) sum_t (b_t - b_0)^2
 
     with ``n_t`` the total sample weight of task ``t`` and the sum over
     ordered pairs of tasks. It is a quadratic problem, solved exactly by

@@ -40,6 +40,7 @@ class RobustMultiTaskRegressor(_RobustMixin, PenalizedRegressorMixin, BaseEstima
 
         minimise  sum_t (1 / n_t) sum_{i in t} s_i (y_i - x_i . w_t - b_t)^2 / 2
                   + alpha_rank * ||L||_* + alpha_outlier * sum_t ||S[t]||_2
+                  + (intercept_alpha / 2) sum_t (b_t - b_0)^2
 
     solved by ADMM in Gram form (:mod:`skmtl.solvers.admm`) or accelerated
     proximal gradient on both blocks (:mod:`skmtl.solvers.fista`).

@@ -37,6 +37,7 @@ class SparseLowRankRegressor(
 
         minimise  sum_t (1 / n_t) sum_{i in t} s_i (y_i - x_i . w_t - b_t)^2 / 2
                   + alpha_sparse * ||P||_1 + alpha_rank * ||Q||_*
+                  + (intercept_alpha / 2) sum_t (b_t - b_0)^2
 
     over ``P``, ``Q`` and the intercepts, solved by ADMM in Gram form
     (:mod:`skmtl.solvers.admm`) or accelerated proximal gradient on both

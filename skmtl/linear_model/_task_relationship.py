@@ -127,6 +127,7 @@ class TaskRelationshipRegressor(
         minimise  sum_t (1 / n_t) sum_{i in t} s_i (y_i - x_i . w_t - b_t)^2 / 2
                   + (alpha / 2) ||W||_F^2
                   + (beta / 2) min_Omega tr(W^T Omega^{-1} W)
+                  + (intercept_alpha / 2) sum_t (b_t - b_0)^2
 
         over      Omega >= 0 (positive semi-definite), tr(Omega) = 1
 

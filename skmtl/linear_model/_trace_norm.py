@@ -55,6 +55,7 @@ class TraceNormRegressor(
 
         minimise  sum_t (1 / n_t) sum_{i in t} s_i (y_i - x_i . w_t - b_t)^2 / 2
                   + alpha * ||W||_*
+                  + (intercept_alpha / 2) sum_t (b_t - b_0)^2
 
     with ``||W||_*`` the sum of the singular values of ``W``. It is solved by
     ADMM on the per-task Gram matrices (:mod:`skmtl.solvers.admm`) or by
