@@ -390,7 +390,10 @@ class JointFeatureRegressor(MultiTaskRegressorMixin, _JointFeatureMixin, BaseEst
             intercept_init=intercept_init if intercept_alpha else None,
         )
         self._set_result(result, solver, self.fit_intercept)
-        record_source_noise(self, data, "squared")
+        # Extreme targets (1e300) overflow the squared residuals: the noise
+        # is then infinite, not an error of fit.
+        with np.errstate(over="ignore", invalid="ignore"):
+            record_source_noise(self, data, "squared")
         return self
 
     def predict(self, X):
@@ -647,7 +650,10 @@ class JointFeatureClassifier(
             intercept_init=intercept_init,
         )
         self._set_result(result, solver, self.fit_intercept)
-        record_source_noise(self, data, loss.name)
+        # Extreme targets (1e300) overflow the squared residuals: the noise
+        # is then infinite, not an error of fit.
+        with np.errstate(over="ignore", invalid="ignore"):
+            record_source_noise(self, data, loss.name)
         return self
 
 

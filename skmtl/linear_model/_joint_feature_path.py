@@ -903,7 +903,10 @@ dual_gap_, solver_
             design=problem.design,
         )
         self._set_result(result, solver, self.fit_intercept)
-        record_source_noise(self, problem.data, "squared")
+        # Extreme targets (1e300) overflow the squared residuals: the noise
+        # is then infinite, not an error of fit.
+        with np.errstate(over="ignore", invalid="ignore"):
+            record_source_noise(self, problem.data, "squared")
         return self
 
     def predict(self, X):
@@ -1179,5 +1182,8 @@ dual_gap_, solver_
             design=problem.design,
         )
         self._set_result(result, solver, self.fit_intercept)
-        record_source_noise(self, problem.data, problem.loss.name)
+        # Extreme targets (1e300) overflow the squared residuals: the noise
+        # is then infinite, not an error of fit.
+        with np.errstate(over="ignore", invalid="ignore"):
+            record_source_noise(self, problem.data, problem.loss.name)
         return self

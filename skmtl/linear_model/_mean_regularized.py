@@ -309,7 +309,10 @@ class MeanRegularizedRegressor(_MeanRegularizedRegressorBase):
         # One direct solve counts as one iteration (sklearn: n_iter_ >= 1).
         self.n_iter_ = max(int(result.n_iter), 1)
         self.solver_ = solver
-        record_source_noise(self, data, "squared")
+        # Extreme targets (1e300) overflow the squared residuals: the noise
+        # is then infinite, not an error of fit.
+        with np.errstate(over="ignore", invalid="ignore"):
+            record_source_noise(self, data, "squared")
         return self
 
     def _tied(self):
@@ -628,7 +631,10 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
             self._set_solution(*factorization.solve(self.alpha_, self.alpha_mean_))
             self.n_iter_ = 1
             self.solver_ = "closed_form"
-        record_source_noise(self, data, "squared")
+        # Extreme targets (1e300) overflow the squared residuals: the noise
+        # is then infinite, not an error of fit.
+        with np.errstate(over="ignore", invalid="ignore"):
+            record_source_noise(self, data, "squared")
         return self
 
     def _tied(self):

@@ -259,7 +259,10 @@ class MeanRegularizedClassifier(
         self.shared_intercept_ = result.extra["shared_intercept"]
         self.n_iter_ = result.n_iter
         self.solver_ = "lbfgs"
-        record_source_noise(self, data, "multinomial" if multiclass else "logistic")
+        # Extreme targets (1e300) overflow the squared residuals: the noise
+        # is then infinite, not an error of fit.
+        with np.errstate(over="ignore", invalid="ignore"):
+            record_source_noise(self, data, "multinomial" if multiclass else "logistic")
         return self
 
     def _encode_classes(self, data):

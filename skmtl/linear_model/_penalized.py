@@ -170,7 +170,10 @@ class _PenalizedMixin(MultiTaskLinearMixin):
         self.shared_coef_ = self.coef_.mean(axis=0)
         self.shared_intercept_ = self.intercept_.mean(axis=0)
         self._set_structure()
-        record_source_noise(self, data, loss.name)
+        # Extreme targets (1e300) overflow the squared residuals: the noise
+        # is then infinite, not an error of fit.
+        with np.errstate(over="ignore", invalid="ignore"):
+            record_source_noise(self, data, loss.name)
         return self
 
     def _set_structure(self):
