@@ -326,8 +326,13 @@ def _bound_state(y, inducing, structure, noise, observations):
         V = structure.task_features(Psi, t)
         factor = _TaskFactor(V, noise[t])
         y_t = y[sl]
-        solved = factor.solve(np.column_stack([Phi, y_t]))
-        N_Phi, N_y = solved[:, :-1], solved[:, -1]
+        # Phi and V scale the columns of the Psi_q, so N^{-1} Phi and
+        # N^{-1} V scale those of N^{-1} Psi_q: one solve with Q M columns
+        # serves both (and the gradient), for any rank.
+        solved = factor.solve(np.column_stack([*Psi, y_t]))
+        M = Psi[0].shape[1]
+        N_Psi = [solved[:, q * M : (q + 1) * M] for q in range(len(Psi))]
+        N_Phi, N_y = structure.shared_features(N_Psi, t), solved[:, -1]
         S += Phi.T @ N_Phi
         c += Phi.T @ N_y
         quadratic += y_t @ N_y
@@ -338,7 +343,7 @@ def _bound_state(y, inducing, structure, noise, observations):
         )
         explained = np.sum(Phi**2, axis=1) + np.sum(V**2, axis=1)
         trace += np.sum(k_diag - explained) / noise[t]
-        tasks.append((Psi, Phi, V, factor, N_Phi, N_y, k_diag, explained))
+        tasks.append((Psi, Phi, V, factor, N_Psi, N_Phi, N_y, k_diag, explained))
     L_S = cholesky(S, lower=True, check_finite=False)
     m_S = cho_solve((L_S, True), c, check_finite=False)
     n_obs = len(y)
@@ -380,7 +385,7 @@ def _bound_gradient(
         entry = state["tasks"][t]
         if entry is None:
             continue
-        Psi, Phi, V, factor, N_Phi, N_y, k_diag, explained = entry
+        Psi, Phi, V, factor, N_Psi, N_Phi, N_y, k_diag, explained = entry
         d = noise[t]
         # a = C^{-1} y and C^{-1} Phi = N^{-1} Phi S^{-1} on this task's rows.
         a = N_y - N_Phi @ m_S
@@ -388,7 +393,7 @@ def _bound_gradient(
         Phi_grad = np.outer(a, m_S) - Y + Phi / d
         C_inverse_diagonal = factor.inverse_diagonal() - np.sum(Y * N_Phi, axis=1)
         if V.shape[1]:
-            N_V = factor.solve(V)
+            N_V = structure.task_features(N_Psi, t)
             C_inverse_V = N_V - Y @ (Phi.T @ N_V)
             V_grad = np.outer(a, a @ V) - C_inverse_V + V / d
         noise_grad[t] = 0.5 * np.sum(

@@ -38,7 +38,15 @@ from sklearn.gaussian_process.kernels import (
 _BLOCK_ELEMENTS = 2**22
 
 
-def cross_theta_gradient(kernel, X, Z, P, p_diag):
+def _cross_value(kernel, X, Z, cache):
+    """``kernel(X, Z)``, computed once per kernel object within one gradient."""
+    key = id(kernel)
+    if key not in cache:
+        cache[key] = kernel(X, Z)
+    return cache[key]
+
+
+def cross_theta_gradient(kernel, X, Z, P, p_diag, cache=None):
     """``dL/dtheta`` from ``dL/dk(X, Z)`` and ``dL/dk(x_i, x_i)``.
 
     Parameters
@@ -50,6 +58,10 @@ def cross_theta_gradient(kernel, X, Z, P, p_diag):
         ``dL/dk(x_i, z_j)``.
     p_diag : ndarray of shape (n,)
         ``dL/dk(x_i, x_i)``.
+    cache : dict or None, default=None
+        ``kernel(X, Z)`` of the kernel and its parts, by ``id``: a product
+        and its factors need the same cross matrices (an ``n x m`` RBF is
+        the costliest step of the gradient). Filled as they are computed.
 
     Returns
     -------
@@ -59,19 +71,21 @@ def cross_theta_gradient(kernel, X, Z, P, p_diag):
     if kernel.n_dims == 0:
         return np.zeros(0)
     kind = type(kernel)
+    cache = {} if cache is None else cache
     if kind is Sum:
         return np.concatenate(
             [
-                cross_theta_gradient(kernel.k1, X, Z, P, p_diag),
-                cross_theta_gradient(kernel.k2, X, Z, P, p_diag),
+                cross_theta_gradient(kernel.k1, X, Z, P, p_diag, cache),
+                cross_theta_gradient(kernel.k2, X, Z, P, p_diag, cache),
             ]
         )
     if kind is Product:
         k1, k2 = kernel.k1, kernel.k2
+        K1, K2 = _cross_value(k1, X, Z, cache), _cross_value(k2, X, Z, cache)
         return np.concatenate(
             [
-                cross_theta_gradient(k1, X, Z, P * k2(X, Z), p_diag * k2.diag(X)),
-                cross_theta_gradient(k2, X, Z, P * k1(X, Z), p_diag * k1.diag(X)),
+                cross_theta_gradient(k1, X, Z, P * K2, p_diag * k2.diag(X), cache),
+                cross_theta_gradient(k2, X, Z, P * K1, p_diag * k1.diag(X), cache),
             ]
         )
     if kind is ConstantKernel:
@@ -80,7 +94,7 @@ def cross_theta_gradient(kernel, X, Z, P, p_diag):
         # scikit-learn's WhiteKernel is 0 between different arguments.
         return np.array([kernel.noise_level * p_diag.sum()])
     if kind is RBF:
-        return _rbf_cross_gradient(kernel, X, Z, P * kernel(X, Z))
+        return _rbf_cross_gradient(kernel, X, Z, P * _cross_value(kernel, X, Z, cache))
     return _stacked_gradient(kernel, X, Z, P, p_diag)
 
 
