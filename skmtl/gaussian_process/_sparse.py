@@ -45,7 +45,7 @@ AISTATS 13.
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import cho_solve, cholesky, solve_triangular
+from scipy.linalg import cho_solve, cholesky, lapack, solve_triangular
 from sklearn.cluster import kmeans_plusplus
 
 from ._sparse_kernels import (
@@ -189,10 +189,12 @@ class _TaskFactor:
 
     def inverse_diagonal(self):
         if self.direct:
-            Linv = solve_triangular(
-                self.L, np.eye(len(self.L)), lower=True, check_finite=False
-            )
-            return np.sum(Linv**2, axis=0)
+            # diag(N^{-1}) = column norms of L^{-1}; LAPACK's triangular
+            # inverse costs a third of a solve with the identity.
+            Linv, info = lapack.dtrtri(self.L, lower=1)
+            if info != 0:
+                raise np.linalg.LinAlgError(f"dtrtri failed with info={info}.")
+            return np.sum(np.tril(Linv) ** 2, axis=0)
         n = self.V.shape[0]
         if self.V.shape[1] == 0:
             return np.full(n, 1.0 / self.d)
