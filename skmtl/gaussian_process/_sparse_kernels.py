@@ -38,22 +38,11 @@ from sklearn.gaussian_process.kernels import (
 _BLOCK_ELEMENTS = 2**22
 
 
-def flush_subnormal(matrix):
-    """``matrix`` with its subnormal entries (below 2.2e-308) set to 0, in place.
-
-    Far from the inducing inputs (short length scales) an RBF underflows
-    through the subnormal range, where arithmetic is 10-30x slower; the
-    values are below any tolerance, and 0 computes at full speed.
-    """
-    matrix[np.abs(matrix) < np.finfo(np.float64).tiny] = 0.0
-    return matrix
-
-
 def _cross_value(kernel, X, Z, cache):
     """``kernel(X, Z)``, computed once per kernel object within one gradient."""
     key = id(kernel)
     if key not in cache:
-        cache[key] = flush_subnormal(kernel(X, Z))
+        cache[key] = kernel(X, Z)
     return cache[key]
 
 
