@@ -51,6 +51,7 @@ from sklearn.cluster import kmeans_plusplus
 from ._sparse_kernels import (
     cross_inducing_gradient,
     cross_theta_gradient,
+    flush_subnormal,
     supports_inducing_gradient,
 )
 from ._task_kernel import kernel_gradient
@@ -218,12 +219,14 @@ class _Inducing:
             jitter = INDUCING_JITTER * np.mean(np.diag(Kzz))
             Kzz[np.diag_indices_from(Kzz)] += jitter
             L = cholesky(Kzz, lower=True, check_finite=False)
-            K_cross = kernel(X_rows, Z)
+            K_cross = flush_subnormal(kernel(X_rows, Z))
             self.L.append(L)
             self.jitter.append(jitter)
             self.K_cross.append(K_cross)
             self.Psi_rows.append(
-                solve_triangular(L, K_cross.T, lower=True, check_finite=False).T
+                flush_subnormal(
+                    solve_triangular(L, K_cross.T, lower=True, check_finite=False).T
+                )
             )
             self.k_diag.append(kernel.diag(X_rows))
 

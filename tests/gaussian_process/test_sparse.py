@@ -353,3 +353,12 @@ def test_invalid_inducing_points(inducing_points, match):
     )
     with pytest.raises(ValueError, match=match):
         model.fit(X, y)
+
+
+def test_flush_subnormal_zeroes_only_subnormal_entries():
+    # Entries whose products would be subnormal (10-30x slower) become 0.
+    from skmtl.gaussian_process._sparse_kernels import flush_subnormal
+
+    values = np.array([1e-310, -1e-200, 3e-140, 1.0, 0.0, -2.5e-100])
+    flushed = flush_subnormal(values.copy())
+    np.testing.assert_array_equal(flushed, [0.0, 0.0, 3e-140, 1.0, 0.0, -2.5e-100])
