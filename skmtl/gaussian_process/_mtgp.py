@@ -370,16 +370,16 @@ class MultiTaskGaussianProcessRegressor(
         ``tasks_``. ``task_covariance_``, ``task_correlation_``,
         ``coregionalization_``, ``noise_variance_`` and ``theta_`` keep the
         tasks of ``fit`` only; the new tasks have the attributes below.
-    new_task_loadings_ : ndarray of shape (n_latent, n_new_tasks, rank_)
-        The new tasks' rows of every ``A_q`` (units of
-        ``coregionalization_``).
+    new_task_loadings_ : ndarray of shape (n_latent, n_new_tasks, rank)
+        The new tasks' rows of every ``A_q``, with ``rank = rank_``
+        columns (units of ``coregionalization_``).
     new_task_kappa_ : ndarray of shape (n_latent, n_new_tasks)
         Their own variances ``kappa_q``.
-    new_task_covariance_ : ndarray of shape (n_new_tasks, n_tasks_)
-        Their rows of the task covariance, against all tasks of ``tasks_``
-        (source tasks, then new ones), defined as ``task_covariance_``,
+    new_task_covariance_ : ndarray of shape (n_new_tasks, n_tasks)
+        Their rows of the task covariance, against the ``n_tasks`` tasks
+        of ``tasks_`` (source tasks, then new ones), defined as ``task_covariance_``,
         without the variance of their offsets.
-    new_task_correlation_ : ndarray of shape (n_new_tasks, n_tasks_)
+    new_task_correlation_ : ndarray of shape (n_new_tasks, n_tasks)
         ``new_task_covariance_`` scaled to correlations.
     new_noise_variance_ : ndarray of shape (n_new_tasks,)
         Their noise variances, in the units of ``y``.
