@@ -131,6 +131,27 @@ def test_independent_start_finds_the_task_correlation():
     assert abs(model.task_correlation_[0, 1] - truth[0, 1]) < 0.1
 
 
+def test_independent_fits_are_bounded_by_start_max_iter(monkeypatch):
+    # Each per-task fit of the start stops after START_MAX_ITER iterations;
+    # the cap must not stop the multi-task optimiser (same optimum as above).
+    from skmtl.gaussian_process import _init
+
+    iterations, minimize = [], _init.scipy.optimize.minimize
+
+    def recording(*args, **kwargs):
+        result = minimize(*args, **kwargs)
+        iterations.append(result.nit)
+        return result
+
+    monkeypatch.setattr(_init, "START_MAX_ITER", 3)
+    monkeypatch.setattr(_init.scipy.optimize, "minimize", recording)
+    X, y, _ = _icm_long(seed=2)
+    MultiTaskGaussianProcessRegressor(
+        task_column=0, rank=1, optimizer=_start_only, random_state=0
+    ).fit(X, y)
+    assert len(iterations) == 3 and max(iterations) <= 3
+
+
 def _start_only(obj_func, initial_theta, bounds):
     return initial_theta, obj_func(initial_theta, eval_gradient=False)
 
