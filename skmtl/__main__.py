@@ -132,7 +132,8 @@ def _parser():
             "task) and the pooled baseline (one model for all rows) on repeated "
             "train/test splits made within every task. Categorical columns are "
             "one-hot encoded; missing feature values are imputed and numeric "
-            "columns standardised inside each training part; every "
+            "columns standardised inside each training part (0/1 columns are "
+            "left as they are); every "
             "hyper-parameter is chosen by cross-validation within every task on "
             "the training part only. Prints each decision and a table: the "
             "score (explained variance or accuracy) and error (RMSE or "
@@ -1046,11 +1047,28 @@ def _check_missing_features(features, impute, notes):
     )
 
 
+def _indicator_columns(features, numeric):
+    """The numeric columns whose values (missing ones aside) are all 0 or 1."""
+    return [
+        column
+        for column in numeric
+        if features[column].dropna().isin((0.0, 1.0)).all()
+        and features[column].notna().any()
+    ]
+
+
 def _describe_features(features, numeric, categorical, max_categories, notes):
     """Note the encoding of the features; return the number of model inputs."""
     n_encoded = 0
+    indicators = _indicator_columns(features, numeric)
     parts = [
-        f"{len(numeric)} numeric (standardised with the training part of each split)"
+        f"{len(numeric)} numeric (standardised with the training part of each split"
+        + (
+            f", except {len(indicators)} that hold only 0 and 1, left as they are"
+            if indicators
+            else ""
+        )
+        + ")"
     ]
     if categorical:
         encoder = one_hot_encoder(max_categories).fit(features[categorical])
@@ -1112,6 +1130,7 @@ def _prepare(frame, args, source):
         max_categories=args.max_categories,
         source=source,
         rescale=rescale,
+        indicator_columns=_indicator_columns(features, numeric),
     )
     info = {"rows_dropped": dropped, "n_encoded_columns": n_encoded}
     return dataset, notes, info
@@ -1360,6 +1379,7 @@ def _payload(report):
             "task_sizes": {str(k): v for k, v in dataset.task_sizes().items()},
             "targets": dataset.target_names,
             "numeric_columns": dataset.numeric_columns,
+            "indicator_columns": dataset.indicator_columns,
             "categorical_columns": dataset.categorical_columns,
             **report["info"],
         },

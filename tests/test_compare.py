@@ -561,6 +561,33 @@ def test_numeric_codes_can_be_declared_categorical(tmp_path, capsys):
     assert "--categorical grade" in report["command"]
 
 
+def test_indicator_columns_are_imputed_but_not_standardised(tmp_path, capsys):
+    # Oracle: sklearn's imputer and scaler applied by hand to the training rows.
+    frame = _frame()
+    rng = np.random.RandomState(1)
+    frame["rare"] = (rng.rand(len(frame)) < 0.1).astype(float)
+    frame.loc[[3, 7], "rare"] = np.nan
+    frame["grade"] = np.arange(len(frame)) % 3  # 0, 1, 2: not an indicator
+    frame["flag"] = rng.rand(len(frame)) < 0.5  # booleans are indicators
+    status, report = _run(tmp_path, frame, "--models", "pooled", "--n-splits", "1")
+    assert status == 0
+    assert report["data"]["indicator_columns"] == ["rare", "flag"]
+    assert "except 2 that hold only 0 and 1, left as they are" in (
+        capsys.readouterr().out
+    )
+
+    dataset = _dataset(frame)
+    dataset.numeric_columns = ["price", "promo", "rare", "grade"]
+    dataset.indicator_columns = ["rare"]
+    dataset.X = dataset.X.drop(columns="flag")
+    out = protocol.build_preprocessor(dataset).fit_transform(dataset.X)
+    imputed = frame["rare"].fillna(frame["rare"].mean())
+    np.testing.assert_allclose(out["rare"], imputed)
+    scaled = StandardScaler().fit_transform(frame[["price", "grade"]])
+    np.testing.assert_allclose(out[["price", "grade"]], scaled)
+    assert list(out["store"]) == list(frame["store"])
+
+
 # --------------------------------------------------------------------------
 # models with task relations and the relations panel of --plot
 # --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from contextlib import nullcontext
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 from sklearn.preprocessing import StandardScaler
@@ -37,7 +38,12 @@ def test_compare_per_task_matches_a_hand_made_protocol(tmp_path, capsys):
         random_state=0,
     )
     features = [c for c in X_train.columns if c != "school"]
-    scaler = StandardScaler().fit(X_train[features])
+    # 0/1 columns are left as they are, the others standardised.
+    indicators = [c for c in features if school.data[c].isin((0, 1)).all()]
+    assert 0 < len(indicators) < len(features)
+    scaler = ColumnTransformer(
+        [("indicator", "passthrough", indicators)], remainder=StandardScaler()
+    ).fit(X_train[features])
     predictions = np.empty(len(y_test))
     for task in np.unique(X_train["school"]):
         train_rows = (X_train["school"] == task).to_numpy()
