@@ -132,8 +132,8 @@ def _parser():
             "task) and the pooled baseline (one model for all rows) on repeated "
             "train/test splits made within every task. Categorical columns are "
             "one-hot encoded; missing feature values are imputed and numeric "
-            "columns standardised inside each training part (0/1 columns are "
-            "left as they are); every "
+            "columns standardised inside each training part (0/1 columns only "
+            "centred); every "
             "hyper-parameter is chosen by cross-validation within every task on "
             "the training part only. Prints each decision and a table: the "
             "score (explained variance or accuracy) and error (RMSE or "
@@ -1064,7 +1064,7 @@ def _describe_features(features, numeric, categorical, max_categories, notes):
     parts = [
         f"{len(numeric)} numeric (standardised with the training part of each split"
         + (
-            f", except {len(indicators)} that hold only 0 and 1, left as they are"
+            f", except {len(indicators)} that hold only 0 and 1: only centred"
             if indicators
             else ""
         )

@@ -138,8 +138,9 @@ class Dataset:
         Divide the numeric columns by their largest absolute value before
         standardising them: for columns whose squares overflow float64.
     indicator_columns : list of str, default=[]
-        The numeric columns that hold only 0 and 1: imputed but not
-        standardised. Standardising a rare indicator gives it values far
+        The numeric columns that hold only 0 and 1: imputed and centred,
+        not scaled (centred, the intercepts stay those of an average row).
+        Standardising a rare indicator gives it values far
         from the others (an indicator of 0.5% of the rows becomes 14 for
         them), which then dominate the distances of kernels and networks
         and weigh more in a ridge penalty.
@@ -211,7 +212,7 @@ def build_preprocessor(dataset):
     Numeric columns: missing values imputed (unless ``impute="none"``), then
     standardised (after division by their largest absolute value when
     ``dataset.rescale``), except 0/1 indicator columns, which are only
-    imputed; categorical columns: one-hot encoded, a missing value being
+    imputed and centred; categorical columns: one-hot encoded, a missing value being
     a category of its own, at most ``max_categories`` indicators per column
     (rarer categories, and categories unseen in training, share an
     "infrequent" indicator). The task column is passed through unchanged.
@@ -235,8 +236,12 @@ def build_preprocessor(dataset):
             steps.insert(0, ("rescale", MaxAbsScaler()))
         parts.append(("numeric", Pipeline(steps), scaled))
     if indicators:
-        keep = "passthrough" if dataset.impute == "none" else _imputer(dataset.impute)
-        parts.append(("indicator", keep, indicators))
+        # Centred, not scaled: the intercepts stay those of an average row
+        # (the empirical-Bayes intercept tie of fit_new_tasks relies on it).
+        steps = [("center", StandardScaler(with_std=False))]
+        if dataset.impute != "none":
+            steps.insert(0, ("impute", _imputer(dataset.impute)))
+        parts.append(("indicator", Pipeline(steps), indicators))
     if dataset.categorical_columns:
         parts.append(
             (

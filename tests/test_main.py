@@ -38,11 +38,12 @@ def test_compare_per_task_matches_a_hand_made_protocol(tmp_path, capsys):
         random_state=0,
     )
     features = [c for c in X_train.columns if c != "school"]
-    # 0/1 columns are left as they are, the others standardised.
+    # 0/1 columns are centred, the others standardised.
     indicators = [c for c in features if school.data[c].isin((0, 1)).all()]
     assert 0 < len(indicators) < len(features)
     scaler = ColumnTransformer(
-        [("indicator", "passthrough", indicators)], remainder=StandardScaler()
+        [("indicator", StandardScaler(with_std=False), indicators)],
+        remainder=StandardScaler(),
     ).fit(X_train[features])
     predictions = np.empty(len(y_test))
     for task in np.unique(X_train["school"]):
