@@ -28,7 +28,8 @@ class MeanRegularizedClassifier(
     ``(v_t, c_t)``. The objective is::
 
         minimise  sum_t (1 / n_t) sum_{i in t} s_i loss(y_i, x_i . w_t + b_t)
-                  + (alpha / 2) sum_t (||v_t||^2 + ||c_t||^2)
+                  + (alpha / 2) sum_t ||v_t||^2
+                  + (intercept_alpha / 2) sum_t ||c_t||^2
                   + (alpha_mean / 2) ||w_0||^2
 
     where ``n_t`` is the total sample weight of task ``t``, ``s_i`` the sample
@@ -43,18 +44,26 @@ class MeanRegularizedClassifier(
     Why the intercept offsets ``c_t`` are penalised: a task whose rows hold a
     single class (or that never sees some class) has no finite optimum with a
     free per-task intercept (``b_t -> +-inf``). Splitting the intercept like
-    the weights and penalising ``c_t`` with the same ``alpha`` keeps every
-    optimum finite and pulls such a task's predictions towards the shared
-    model instead. With one task ``c_t = 0`` at the optimum and the model is
+    the weights and penalising ``c_t`` (by default with the same ``alpha``)
+    keeps every optimum finite and pulls such a task's predictions towards
+    the shared model instead. ``intercept_alpha`` is the tie of every skmtl
+    linear model (docs/user_guide/regularization.rst); here its default
+    follows ``alpha``. With one task ``c_t = 0`` at the optimum and the model is
     scikit-learn's :class:`~sklearn.linear_model.LogisticRegression` with an
     unpenalised intercept (see Notes).
 
     Parameters
     ----------
     alpha : float, default=1.0
-        Strength of the penalty on the task offsets ``v_t`` and ``c_t`` (>= 0).
-        ``alpha=0`` removes the ties between tasks, including the one that
-        keeps one-class tasks finite.
+        Strength of the penalty on the task offsets ``v_t``, and on ``c_t``
+        when ``intercept_alpha=None`` (>= 0). ``alpha=0`` (with
+        ``intercept_alpha=None``) removes the ties between tasks, including
+        the one that keeps one-class tasks finite.
+    intercept_alpha : float or None, default=None
+        Strength of the tie ``(intercept_alpha / 2) sum_t ||b_t - b_0||^2`` of
+        the task intercepts to the shared one (>= 0). ``None`` uses ``alpha``.
+        ``0`` frees the task intercepts (a task with one class then has no
+        finite optimum).
     alpha_mean : float, default=0.01
         Strength of the penalty on the shared coefficients ``w_0`` (>= 0).
         The shared model is estimated from the rows of all tasks, so it needs
@@ -138,7 +147,8 @@ class MeanRegularizedClassifier(
     **Limits.** ``alpha_mean -> inf`` with ``fit_intercept=False`` gives
     independent per-task models with ``C_t = 1 / (n_t alpha)`` (with
     intercepts, the penalty on ``c_t`` still ties the task intercepts to
-    ``b_0``); ``alpha -> inf`` forces ``v_t, c_t -> 0`` and gives one pooled
+    ``b_0``); ``alpha -> inf`` (with ``intercept_alpha=None``) forces
+    ``v_t, c_t -> 0`` and gives one pooled
     ``LogisticRegression`` fitted with sample weights ``s_i / n_t`` and
     ``C = 1 / alpha_mean``.
 
@@ -173,6 +183,7 @@ class MeanRegularizedClassifier(
     _parameter_constraints = {
         "alpha": [Interval(Real, 0, None, closed="left")],
         "alpha_mean": [Interval(Real, 0, None, closed="left")],
+        "intercept_alpha": [Interval(Real, 0, None, closed="left"), None],
         "fit_intercept": ["boolean"],
         "task_column": "no_validation",
         "solver": [StrOptions({"auto", "lbfgs"})],
@@ -187,6 +198,7 @@ class MeanRegularizedClassifier(
         alpha_mean=0.01,
         *,
         fit_intercept=True,
+        intercept_alpha=None,
         task_column=None,
         solver="auto",
         tol=1e-6,
@@ -196,6 +208,7 @@ class MeanRegularizedClassifier(
         self.alpha = alpha
         self.alpha_mean = alpha_mean
         self.fit_intercept = fit_intercept
+        self.intercept_alpha = intercept_alpha
         self.task_column = task_column
         self.solver = solver
         self.tol = tol
@@ -249,7 +262,7 @@ class MeanRegularizedClassifier(
             alpha_mean=self.alpha_mean,
             fit_intercept=self.fit_intercept,
             n_classes=len(self.classes_) if multiclass else None,
-            intercept_penalty=self.alpha,
+            intercept_penalty=self._intercept_alpha(),
             tol=self.tol,
             max_iter=self.max_iter,
         )
@@ -264,6 +277,10 @@ class MeanRegularizedClassifier(
         with np.errstate(over="ignore", invalid="ignore"):
             record_source_noise(self, data, "multinomial" if multiclass else "logistic")
         return self
+
+    def _intercept_alpha(self):
+        """The tie of the task intercepts: ``intercept_alpha``, else ``alpha``."""
+        return self.alpha if self.intercept_alpha is None else self.intercept_alpha
 
     def _encode_classes(self, data):
         """Set ``classes_``; return the class index of every observation."""

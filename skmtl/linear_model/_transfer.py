@@ -707,14 +707,12 @@ def _prior_builder(estimator):
 
 
 def _intercept_tie(estimator, params):
-    """The model's own intercept tie (the mean-regularised classifier: alpha)."""
-    from ._mean_regularized_classifier import MeanRegularizedClassifier
-
-    if "intercept_alpha" in params:
-        return float(params["intercept_alpha"])
-    if isinstance(estimator, MeanRegularizedClassifier):
-        return float(params["alpha"])
-    return 0.0
+    """The model's own intercept tie (``intercept_alpha=None``: ``alpha``)."""
+    value = params.get("intercept_alpha")
+    if value is None:
+        # MeanRegularizedClassifier's default: the intercepts tied by alpha.
+        return float(params.get("alpha", 0.0)) if "intercept_alpha" in params else 0.0
+    return float(value)
 
 
 def new_task_intercept_alpha(estimator, params, source_intercept):

@@ -75,8 +75,10 @@ def fitted_objective(clf, X, y, weight):
     )
 
 
-def cvxpy_binary(X, y, weight, alpha, alpha_mean):
+def cvxpy_binary(X, y, weight, alpha, alpha_mean, intercept_alpha=None):
     """The documented binary objective in cvxpy."""
+    if intercept_alpha is None:
+        intercept_alpha = alpha
     task = X[:, 0].astype(int)
     features = X[:, 1:]
     n_tasks, p = task.max() + 1, features.shape[1]
@@ -90,9 +92,11 @@ def cvxpy_binary(X, y, weight, alpha, alpha_mean):
         data_term += cp.sum(
             cp.multiply(scale, cp.logistic(z) - cp.multiply(y[rows], z))
         )
-    penalty = 0.5 * alpha * (
-        cp.sum_squares(V) + cp.sum_squares(c)
-    ) + 0.5 * alpha_mean * cp.sum_squares(w0)
+    penalty = (
+        0.5 * alpha * cp.sum_squares(V)
+        + 0.5 * intercept_alpha * cp.sum_squares(c)
+        + 0.5 * alpha_mean * cp.sum_squares(w0)
+    )
     problem = cp.Problem(cp.Minimize(data_term + penalty))
     problem.solve(solver=cp.CLARABEL)
     return problem.value, w0.value + V.value, b0.value + c.value
@@ -112,6 +116,20 @@ def test_binary_objective_matches_cvxpy():
     assert abs(fitted_objective(clf, X, y, weight) - value) <= 1e-6 * abs(value)
     np.testing.assert_allclose(clf.coef_, coef, atol=1e-4)
     np.testing.assert_allclose(clf.intercept_, intercept, atol=1e-4)
+
+
+@pytest.mark.parametrize("intercept_alpha", [0.05, 20.0])
+def test_intercept_alpha_matches_cvxpy(intercept_alpha):
+    # The tie of the intercepts apart from alpha, as in every linear model.
+    X, y, weight = make_long(seed=2)
+    clf = MeanRegularizedClassifier(
+        alpha=0.7, alpha_mean=0.2, intercept_alpha=intercept_alpha, task_column=0
+    )
+    clf.set_params(tol=1e-8).fit(X, y, sample_weight=weight)
+    _, coef, intercept = cvxpy_binary(X, y, weight, 0.7, 0.2, intercept_alpha)
+    np.testing.assert_allclose(clf.coef_, coef, atol=1e-4)
+    np.testing.assert_allclose(clf.intercept_, intercept, atol=1e-4)
+    np.testing.assert_allclose(clf.shared_intercept_, np.mean(intercept), atol=1e-4)
 
 
 @pytest.mark.parametrize("n_classes", [2, 4])
