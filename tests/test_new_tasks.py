@@ -28,10 +28,6 @@ _FAST = {
 }
 
 
-#: The decompositions W = P + Q raise NotImplementedError in fit_new_tasks.
-_NOT_YET = ("SparseLowRank", "RobustMultiTask", "DirtyModel")
-
-
 def _task_estimators():
     for name, cls in all_estimators(type_filter=["regressor", "classifier"]):
         if "task_column" not in inspect.signature(cls).parameters:
@@ -45,15 +41,9 @@ def _task_estimators():
                 )
             continue
         params = {"task_column": "school", **_FAST.get(name, {})}
-        marks = ()
-        if name.startswith(_NOT_YET):
-            marks = pytest.mark.xfail(
-                raises=NotImplementedError,
-                reason="fit_new_tasks of the decompositions is not built yet",
-            )
         if "cv" in inspect.signature(cls).parameters:
             params["cv"] = 2
-        yield pytest.param(cls(**params), id=name, marks=marks)
+        yield pytest.param(cls(**params), id=name)
 
 
 def _frame(tasks, n_rows, classification, seed):

@@ -178,6 +178,16 @@ class QuadraticPrior:
         """Value of the non-smooth part (none: 0)."""
         return 0.0
 
+    def penalty_prox(self, theta, step):
+        """Proximal operator of ``step * R``: the quadratic part, then :meth:`prox`.
+
+        Exact when the non-smooth part acts on coordinates of zero curvature
+        and zero linear term, as in every prior here: FISTA then steps on
+        the data term alone, whatever the prior's curvature.
+        """
+        shrunk = (theta - step * self.linear) / (1.0 + step * self.curvature)
+        return self.prox(shrunk, step)
+
 
 # --------------------------------------------------------------------------
 # the adaptation problem of one new task and its solvers
@@ -266,6 +276,26 @@ class NewTaskProblem:
     def value(self, u):
         """The whole objective ``F(u)``."""
         return self.smooth_value(u) + self.prior.nonsmooth_value(self.split(u)[0])
+
+    def data_value(self, u):
+        """The data term alone."""
+        losses, _, _ = _loss_terms(self.kind, self.targets, self._scores(u))
+        return float(self.row_scale @ losses)
+
+    def data_gradient(self, u):
+        """Gradient of :meth:`data_value`."""
+        _, G, _ = _loss_terms(self.kind, self.targets, self._scores(u))
+        return np.einsum("nkr,nk->r", self.design, self.row_scale[:, None] * G)
+
+    def penalty_prox(self, u, step):
+        """Proximal operator of ``step`` times the prior and the intercept tie."""
+        theta, b = self.split(u)
+        theta = self.prior.penalty_prox(theta, step)
+        if b is None:
+            return theta
+        tie = step * self.intercept_alpha
+        b = (b + tie * self.shared_intercept) / (1.0 + tie)
+        return np.concatenate([theta, b])
 
     def smooth_gradient(self, u, hessian=False):
         """Gradient of :meth:`smooth_value` (and its Hessian if asked)."""
@@ -388,7 +418,9 @@ def solve_new_task(problem, *, tol, max_iter):
       stopped when half the squared Newton decrement (an estimate of
       ``F(u) - min F``) is at most ``min(tol, 1e-10) * |F(u)|``: the
       problems are small, so the last digits cost a step or two;
-    - a prior with a non-smooth part: FISTA (:func:`_fista`).
+    - a prior with a non-smooth part: FISTA (:func:`_fista`), stopped at a
+      gradient mapping ``min(tol, 1e-9)`` times that at the start, for the
+      same reason.
 
     Parameters
     ----------
@@ -402,7 +434,7 @@ def solve_new_task(problem, *, tol, max_iter):
     """
     u = problem.start()
     if not problem.prior.smooth:
-        return _fista(problem, u, tol=tol, max_iter=max_iter)
+        return _fista(problem, u, tol=min(tol, 1e-9), max_iter=max_iter)
     if problem.kind == "squared":
         gradient, H = problem.smooth_gradient(u, hessian=True)
         u = u - _solve_psd(H, gradient)
@@ -443,46 +475,65 @@ def _newton(problem, u, *, tol, max_iter):
     return NewTaskResult(u, value, max_iter, converged)
 
 
+#: Iterations without a decrease of the objective beyond rounding after
+#: which FISTA settles for a gradient mapping of ``sqrt(tol)``.
+FISTA_PATIENCE = 100
+
+
 def _fista(problem, u, *, tol, max_iter):
     """FISTA with backtracking and adaptive restart, for a non-smooth prior.
 
-    Stops when the sup-norm of the gradient mapping ``L (y - u_next)`` (zero
-    exactly at a minimiser) is at most ``tol`` times that at the start.
+    The gradient steps are taken on the data term alone; the whole prior and
+    the intercept tie enter through their proximal operator
+    (:meth:`NewTaskProblem.penalty_prox`), so that a stiff tie (up to
+    :data:`INTERCEPT_ALPHA_CAP`) or a large curvature does not shrink the
+    step. Stops when the sup-norm of the gradient mapping ``L (y - u_next)``
+    (zero exactly at a minimiser) is at most ``tol`` times that at the start,
+    or, once the objective has not decreased beyond rounding for
+    :data:`FISTA_PATIENCE` iterations, at most ``sqrt(tol)`` times: the
+    mapping of a flat problem (a multinomial task of a few rows) stalls at
+    its rounding level.
     """
-    n_params = problem.prior.n_params
     # Function values near the minimum differ by less than their rounding:
     # the tests of decrease allow for it.
     slack = 1e-12
-
-    def prox(v, step):
-        v = v.copy()
-        v[:n_params] = problem.prior.prox(v[:n_params], step)
-        return v
-
     lipschitz = 1.0
     y, momentum = u.copy(), 1.0
     value = problem.value(u)
     scale = None
+    progress_value, progress_iteration = value, 0
     for iteration in range(1, max_iter + 1):
-        f_y = problem.smooth_value(y)
-        g_y = problem.smooth_gradient(y)
+        if value < progress_value - 1e-13 * abs(progress_value):
+            progress_value, progress_iteration = value, iteration
+        f_y = problem.data_value(y)
+        g_y = problem.data_gradient(y)
         for _ in range(60):
-            candidate = prox(y - g_y / lipschitz, 1.0 / lipschitz)
+            candidate = problem.penalty_prox(y - g_y / lipschitz, 1.0 / lipschitz)
             shift = candidate - y
             bound = f_y + g_y @ shift + 0.5 * lipschitz * float(shift @ shift)
-            if problem.smooth_value(candidate) <= bound + slack * abs(f_y):
+            if problem.data_value(candidate) <= bound + slack * abs(f_y):
                 break
             lipschitz *= 2.0
         mapping = float(np.max(np.abs(lipschitz * shift), initial=0.0))
         scale = mapping if scale is None else scale
         candidate_value = problem.value(candidate)
-        if mapping <= tol * max(scale, np.finfo(float).tiny):
+        stalled = iteration - progress_iteration >= FISTA_PATIENCE
+        level = np.sqrt(tol) if stalled else tol
+        if mapping <= level * max(scale, np.finfo(float).tiny):
             if candidate_value <= value:
                 u, value = candidate, candidate_value
             return NewTaskResult(u, value, iteration, True)
         if candidate_value > value + slack * abs(value):
             # Adaptive restart: drop the momentum, step from the best point.
             y, momentum = u.copy(), 1.0
+            continue
+        if float((y - candidate) @ (candidate - u)) > 0:
+            # Gradient restart (O'Donoghue & Candes 2015): the momentum points
+            # uphill. Near the minimum the values differ by rounding only,
+            # so the test on values above no longer sees it.
+            u, value = candidate, candidate_value
+            y, momentum = candidate.copy(), 1.0
+            lipschitz *= 0.9
             continue
         next_momentum = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * momentum**2))
         y = candidate + ((momentum - 1.0) / next_momentum) * (candidate - u)
@@ -662,6 +713,227 @@ def _clustered_priors(estimator, params, source_coef):
     return priors
 
 
+class DecompositionPrior(QuadraticPrior):
+    """The prior of a new task whose coefficients are a sum of blocks.
+
+    ``w = sum_k w^(k)``; block ``k`` is ``block.coef(theta_k)`` for a
+    :class:`QuadraticPrior` ``block`` (its quadratic part: a subspace or
+    feature majoriser) plus, when ``penalty`` is given, an exact non-smooth
+    penalty ``penalty.value(w^(k))`` on the block itself, whose proximal
+    operator ``penalty.prox(w^(k), step)`` FISTA uses. A penalised block
+    moves freely (no basis, no curvature). ``theta`` stacks the blocks'
+    parameters; the basis of ``w`` is ``[B_1, B_2, ...]``.
+
+    Parameters
+    ----------
+    blocks : list of (QuadraticPrior, penalty or None)
+        In the order of the estimator's ``_block_attributes``.
+    """
+
+    smooth = False
+
+    def __init__(self, blocks):
+        self.blocks = blocks
+        priors = [block for block, _ in blocks]
+        super().__init__(
+            sum(block.center for block in priors),
+            np.concatenate([block.curvature for block in priors]),
+            linear=np.concatenate([block.linear for block in priors]),
+            constant=sum(block.constant for block in priors),
+            basis=np.hstack([_dense_basis(block) for block in priors]),
+        )
+        bounds = np.cumsum([0] + [block.n_params for block in priors])
+        self._slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def block_coefs(self, theta):
+        """The blocks ``w^(k)``, each in the shape of ``center``."""
+        return [
+            block.coef(theta[part])
+            for (block, _), part in zip(self.blocks, self._slices)
+        ]
+
+    def prox(self, theta, step):
+        """Proximal operator of the blocks' exact penalties."""
+        theta = np.array(theta, dtype=float)
+        for (block, penalty), part in zip(self.blocks, self._slices):
+            if penalty is not None:
+                moved = penalty.prox(block.coef(theta[part]), step)
+                theta[part] = (moved - block.center).ravel()
+        return theta
+
+    def nonsmooth_value(self, theta):
+        """Sum of the blocks' exact penalties."""
+        return float(
+            sum(
+                penalty.value(block.coef(theta[part]))
+                for (block, penalty), part in zip(self.blocks, self._slices)
+                if penalty is not None
+            )
+        )
+
+
+def _dense_basis(prior):
+    """The basis of ``prior`` as a matrix of shape (center.size, n_params)."""
+    if prior.basis is None:
+        return np.eye(prior.center.size)
+    if np.ndim(prior.basis) == 1:
+        return np.eye(prior.center.size)[:, prior.basis]
+    return prior.basis
+
+
+class TaskPenalty:
+    """A penalty separable over tasks, on the block of one task.
+
+    ``alpha ||w||_1`` (:class:`~skmtl.penalties.L1`) or ``alpha ||w||_2``
+    over all the task's coefficients
+    (:class:`~skmtl.penalties.TaskGroupNorm`): the increase of the model's
+    penalty by a new task is the penalty of its block, exactly.
+
+    Parameters
+    ----------
+    penalty : NormPenalty
+    """
+
+    def __init__(self, penalty):
+        self.penalty = penalty
+
+    def value(self, block):
+        """The penalty of the block."""
+        return self.penalty.value(block[None])
+
+    def prox(self, block, step):
+        """Its proximal operator."""
+        return self.penalty.prox(block[None], step)[0]
+
+
+class FeatureMaxIncrement:
+    """``alpha sum_j (max_k |w_kj| - m_j)_+``: a new task's share of an L1/Linf norm.
+
+    With ``m_j = max |P[:, j]|`` over the source tasks (and classes), adding
+    the rows ``w_k`` of a new task raises ``alpha sum_j max_t |P[t, j]|`` by
+    exactly this: a feature costs nothing up to the source's magnitude.
+
+    Its proximal operator clips every feature's column at
+    ``max(s_j, m_j)``, with ``s_j`` the clipping level of the proximal
+    operator of ``step * alpha * max_k |v_kj|`` (for one class:
+    soft-thresholding of ``|v_j| - m_j`` on the part beyond ``m_j``).
+    Minimising ``step alpha (s - m)_+ + sum_k (|v_k| - s)_+^2 / 2`` over the
+    clipping level ``s`` gives ``s_j`` if ``s_j > m_j`` and else ``m_j``
+    (or ``max_k |v_kj|``, the same clip).
+
+    Parameters
+    ----------
+    alpha : float
+    magnitude : ndarray of shape (n_features,)
+        ``m_j``.
+    """
+
+    def __init__(self, alpha, magnitude):
+        self.alpha = float(alpha)
+        self.magnitude = np.asarray(magnitude, dtype=float)
+
+    def value(self, block):
+        """The increment of the norm."""
+        largest = np.abs(np.reshape(block, (-1, self.magnitude.size))).max(axis=0)
+        return self.alpha * float(np.maximum(largest - self.magnitude, 0.0).sum())
+
+    def prox(self, block, step):
+        """Proximal operator of ``step`` times :meth:`value`."""
+        from ..penalties import FeatureMaxNorm
+
+        columns = np.reshape(block, (-1, self.magnitude.size))
+        clipped = FeatureMaxNorm(self.alpha).prox(columns, step)
+        level = np.maximum(np.abs(clipped).max(axis=0), self.magnitude)
+        return np.clip(columns, -level, level).reshape(np.shape(block))
+
+
+def _free_block(center, penalty):
+    """A block moving freely from ``center``, with an exact ``penalty``."""
+    return QuadraticPrior(center, 0.0), penalty
+
+
+def _source_blocks(estimator, n_source):
+    """The source tasks' rows of each of the estimator's blocks."""
+    return [
+        np.asarray(getattr(estimator, name), dtype=float)[:n_source]
+        for name in estimator._block_attributes
+    ]
+
+
+def _sparse_low_rank_prior(estimator, params, source_coef):
+    """``alpha_sparse ||p||_1`` exactly, and the trace-norm prior on ``q``.
+
+    ``w = p + q``: the sparse block keeps the model's own L1 penalty; the
+    low-rank block gets :func:`_trace_norm_prior` with ``alpha_rank`` and
+    the source rows of ``low_rank_coef_``: ``q`` is ``shared_coef_`` plus
+    a move in the row space of the source ``Q``.
+    """
+    from ..penalties import L1
+
+    _, low_rank = _source_blocks(estimator, source_coef.shape[0])
+    rank_part = _trace_norm_prior(estimator, {"alpha": params["alpha_rank"]}, low_rank)[
+        0
+    ]
+    zero = np.zeros_like(rank_part.center)
+    sparse = _free_block(zero, TaskPenalty(L1(float(params["alpha_sparse"]))))
+    return [DecompositionPrior([sparse, (rank_part, None)])]
+
+
+def _robust_prior(estimator, params, source_coef):
+    """The trace-norm prior on the low-rank block, ``alpha_outlier ||s||_2`` exactly.
+
+    ``w = l + s``: ``l`` as :func:`_sparse_low_rank_prior`'s low-rank block
+    (the source rows of ``low_rank_coef_``); the outlier block keeps the
+    model's own group norm over the whole task, so a new task becomes an
+    outlier task (``outlier_tasks_``) only if its rows call for it.
+    """
+    from ..penalties import TaskGroupNorm
+
+    low_rank, _ = _source_blocks(estimator, source_coef.shape[0])
+    rank_part = _trace_norm_prior(estimator, {"alpha": params["alpha_rank"]}, low_rank)[
+        0
+    ]
+    zero = np.zeros_like(rank_part.center)
+    outlier = TaskPenalty(TaskGroupNorm(float(params["alpha_outlier"])))
+    return [DecompositionPrior([(rank_part, None), _free_block(zero, outlier)])]
+
+
+def _dirty_prior(estimator, params, source_coef):
+    """The shared block's increment and ``alpha_task ||q||_1`` exactly.
+
+    ``w = p + q``. With ``shared_norm="linf"`` the shared block costs
+    :class:`FeatureMaxIncrement`: ``alpha_shared sum_j (max_k |p_kj| -
+    m_j)_+``, free up to the source magnitude ``m_j`` of each feature; it
+    starts (and, without rows, stays) at ``shared_coef_`` clipped to
+    ``[-m_j, m_j]``, the point of that free box nearest the shared model.
+    With ``shared_norm="l2"`` the shared block gets the joint-feature prior
+    (:func:`_joint_feature_prior` with ``l1_ratio=1`` on the source rows of
+    ``block_sparse_coef_``): ``shared_coef_`` plus moves on the features
+    the source tasks share.
+    """
+    from ..penalties import L1
+
+    shared, _ = _source_blocks(estimator, source_coef.shape[0])
+    alpha_shared = float(params["alpha_shared"])
+    center = np.asarray(estimator.shared_coef_, dtype=float)
+    n_features = center.shape[-1]
+    if params["shared_norm"] == "l2":
+        shared_part = (
+            _joint_feature_prior(
+                estimator, {"alpha": alpha_shared, "l1_ratio": 1.0}, shared
+            )[0],
+            None,
+        )
+    else:
+        magnitude = np.abs(shared.reshape(-1, n_features)).max(axis=0, initial=0.0)
+        shared_part = _free_block(
+            np.clip(center, -magnitude, magnitude),
+            FeatureMaxIncrement(alpha_shared, magnitude),
+        )
+    task = TaskPenalty(L1(float(params["alpha_task"])))
+    return [DecompositionPrior([shared_part, _free_block(np.zeros_like(center), task)])]
+
+
 def _prior_builder(estimator):
     """The prior builder of the estimator's family."""
     from ._clustered import _ClusteredMixin
@@ -685,17 +957,17 @@ def _prior_builder(estimator):
         (_TraceNormMixin, _trace_norm_prior),
         (_TaskRelationshipMixin, _task_relationship_prior),
         (_ClusteredMixin, _clustered_priors),
+        (_SparseLowRankMixin, _sparse_low_rank_prior),
+        (_RobustMixin, _robust_prior),
+        (_DirtyMixin, _dirty_prior),
     )
     for family, builder in families:
         if isinstance(estimator, family):
             return builder
     name = type(estimator).__name__
-    if isinstance(estimator, (_DirtyMixin, _RobustMixin, _SparseLowRankMixin)):
-        reason = "its coefficients are a sum of two blocks"
-    else:
-        reason = "it has no prior for a new task"
     raise NotImplementedError(
-        f"fit_new_tasks is not available for {name}: {reason}. Fit the model "
+        f"fit_new_tasks is not available for {name}: it has no prior for a "
+        "new task. Fit the model "
         "on the source and new tasks together with fit, or use a model whose "
         "fit_new_tasks is available (for example MeanRegularizedRegressor)."
     )
@@ -781,7 +1053,7 @@ def fit_new_tasks(estimator, X, y, sample_weight=None):
     fit_intercept = bool(getattr(estimator, "fit_intercept", True))
     tol = float(getattr(estimator, "tol", 1e-4))
     max_iter = int(getattr(estimator, "max_iter", 1000))
-    coefs, intercepts, choices, missed = [], [], [], []
+    coefs, intercepts, choices, missed, blocks = [], [], [], [], []
     for t in range(data.n_tasks):
         rows = data.task_slice(t)
         best, best_index = None, 0
@@ -803,6 +1075,8 @@ def fit_new_tasks(estimator, X, y, sample_weight=None):
         if not result.converged:
             missed.append(data.tasks[t])
         coef, intercept = problem.coef_intercept(result.u)
+        if isinstance(problem.prior, DecompositionPrior):
+            blocks.append(problem.prior.block_coefs(problem.split(result.u)[0]))
         coefs.append(coef)
         intercepts.append(intercept)
         choices.append(best_index)
@@ -816,6 +1090,8 @@ def fit_new_tasks(estimator, X, y, sample_weight=None):
             stacklevel=3,
         )
     _append_new_tasks(estimator, data.tasks, n_source, coefs, intercepts)
+    if blocks:
+        _append_new_blocks(estimator, n_source, blocks)
     estimator.new_task_intercept_alpha_ = float(intercept_alpha)
     if builder is _clustered_priors:
         labels = np.unique(np.asarray(estimator.task_clusters_)[:n_source])
@@ -850,3 +1126,26 @@ def _append_new_tasks(estimator, tasks, n_source, coefs, intercepts):
         ]
     )
     add_new_tasks(estimator, tasks)
+
+
+def _append_new_blocks(estimator, n_source, blocks):
+    """Source rows of each block attribute followed by those of the new tasks.
+
+    ``blocks[t][k]`` is block ``k`` of new task ``t``, in the order of
+    ``_block_attributes``; robust models also list a new task whose outlier
+    block is not zero in ``outlier_tasks_``.
+    """
+    from ..penalties import TaskGroupNorm
+    from ._robust import _RobustMixin
+
+    for k, name in enumerate(estimator._block_attributes):
+        source = np.asarray(getattr(estimator, name), dtype=float)[:n_source]
+        new = np.asarray([task_blocks[k] for task_blocks in blocks])
+        setattr(
+            estimator,
+            name,
+            np.concatenate([source, new.reshape((-1,) + source.shape[1:])]),
+        )
+    if isinstance(estimator, _RobustMixin):
+        norms = TaskGroupNorm.task_norms(estimator.outlier_coef_)
+        estimator.outlier_tasks_ = estimator.tasks_[norms > 0]

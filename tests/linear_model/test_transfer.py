@@ -26,7 +26,6 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from skmtl.linear_model import (
     ClusteredMultiTaskClassifier,
     ClusteredMultiTaskRegressor,
-    DirtyModelRegressor,
     GraphRegularizedClassifier,
     GraphRegularizedRegressor,
     GraphRegularizedRegressorCV,
@@ -470,9 +469,6 @@ def test_errors():
     wide = MeanRegularizedRegressor().fit(X[:, 1:], np.column_stack([y, y]))
     with pytest.raises(ValueError, match="long format"):
         wide.fit_new_tasks(X, y)
-    sparse_low_rank = DirtyModelRegressor(task_column=0).fit(*_source())
-    with pytest.raises(NotImplementedError, match="DirtyModelRegressor.*two blocks"):
-        sparse_low_rank.fit_new_tasks(X, y)
 
 
 def test_convergence_warning_when_max_iter_is_missed():
