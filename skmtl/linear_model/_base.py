@@ -22,7 +22,7 @@ class MultiTaskLinearMixin:
     :meth:`fit_new_tasks` adapts the fitted model to new tasks.
     """
 
-    def fit_new_tasks(self, X, y, sample_weight=None):
+    def fit_new_tasks(self, X, y, sample_weight=None, *, prior="empirical"):
         """Fit new tasks with the source tasks' model held fixed.
 
         Each new task ``t`` gets its own coefficients ``w`` and intercept
@@ -86,6 +86,20 @@ class MultiTaskLinearMixin:
             Targets; for a classifier, labels among ``classes_``.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative row weights ``s_i``.
+        prior : {"empirical", "model"}, default="empirical"
+            ``"model"``: ``R`` as listed above, the model's own prior, so that
+            the adaptation equals a refit of the model with the source tasks
+            and what they share held fixed. ``"empirical"``: ``R`` plus, in
+            each of its coordinates ``theta_j`` (the free coordinates of
+            ``w``), ``(e_j / 2)(theta_j - theta*_j)^2`` centred at ``R``'s
+            minimiser, where ``e_j`` raises the strength of the coordinate to
+            the empirical-Bayes value ``noise / (n_bar * spread_j)`` when
+            that is larger, ``spread_j`` being the mean square of the source
+            tasks' coordinate ``j`` (for clustered models, of the tasks of
+            the cluster): a task with a few rows then moves no further than
+            the source tasks differ. The prediction of a task without rows
+            is the same under both. The decompositions use their own prior
+            under both.
 
         Returns
         -------
@@ -95,7 +109,7 @@ class MultiTaskLinearMixin:
         """
         from ._transfer import fit_new_tasks
 
-        return fit_new_tasks(self, X, y, sample_weight=sample_weight)
+        return fit_new_tasks(self, X, y, sample_weight=sample_weight, prior=prior)
 
     def _linear_predictions(self, X):
         """Linear predictions ``x . w_t + b_t`` in the caller's layout.

@@ -17,6 +17,7 @@ from .._tasks import (
     source_row_weight,
 )
 from .._validation import format_labels
+from ._transfer_prior import check_prior, strengthen
 
 
 def record_source_noise(estimator, data, kind):
@@ -1031,12 +1032,13 @@ def _new_task_targets(estimator, data):
     return "multinomial", encoded.astype(np.intp)
 
 
-def fit_new_tasks(estimator, X, y, sample_weight=None):
+def fit_new_tasks(estimator, X, y, sample_weight=None, prior="empirical"):
     """Fit the coefficients and intercepts of new tasks, the source fixed.
 
     See :meth:`MultiTaskLinearMixin.fit_new_tasks`.
     """
     check_is_fitted(estimator, "coef_")
+    check_prior(prior)
     classifier = hasattr(estimator, "classes_")
     data = check_new_task_data(
         estimator, X, y, sample_weight=sample_weight, y_numeric=not classifier
@@ -1049,6 +1051,14 @@ def fit_new_tasks(estimator, X, y, sample_weight=None):
     source_coef = np.asarray(estimator.coef_, dtype=float)[:n_source]
     source_intercept = np.asarray(estimator.intercept_, dtype=float)[:n_source]
     priors = builder(estimator, params, source_coef)
+    if prior == "empirical" and builder in _EMPIRICAL_FAMILIES:
+        priors = strengthen(
+            priors,
+            source_coef,
+            getattr(estimator, "_source_noise", None),
+            source_row_weight(estimator),
+            _cluster_members(estimator, n_source, builder),
+        )
     intercept_alpha = new_task_intercept_alpha(estimator, params, source_intercept)
     fit_intercept = bool(getattr(estimator, "fit_intercept", True))
     tol = float(getattr(estimator, "tol", 1e-4))
@@ -1097,6 +1107,25 @@ def fit_new_tasks(estimator, X, y, sample_weight=None):
         labels = np.unique(np.asarray(estimator.task_clusters_)[:n_source])
         estimator.new_task_clusters_ = labels[np.asarray(choices, dtype=int)]
     return estimator
+
+
+#: The families whose prior is quadratic: ``prior="empirical"`` applies.
+_EMPIRICAL_FAMILIES = (
+    _mean_regularized_prior,
+    _graph_prior,
+    _joint_feature_prior,
+    _trace_norm_prior,
+    _task_relationship_prior,
+    _clustered_priors,
+)
+
+
+def _cluster_members(estimator, n_source, builder):
+    """The source tasks of every cluster prior (in its order); else ``None``."""
+    if builder is not _clustered_priors:
+        return None
+    labels = np.asarray(estimator.task_clusters_)[:n_source]
+    return [np.flatnonzero(labels == cluster) for cluster in np.unique(labels)]
 
 
 def _forget_stale_new_tasks(estimator):

@@ -143,13 +143,15 @@ def _solve_task(model, F, y, weight, prior):
     return problem.value, objective, w, b, w.value, b.value
 
 
-def _adapt(model, classification=False, n_classes=2, sizes=(4, 1)):
+def _adapt(model, classification=False, n_classes=2, sizes=(4, 1), prior="model"):
+    # prior="model": the oracles below write the model's own prior; the
+    # empirical one is tested in test_transfer_prior.py.
     X_source, y_source = _source(classification, n_classes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X_source, y_source)
     X_new, y_new, weight = _new_rows(sizes, classification, n_classes)
-    model.fit_new_tasks(X_new, y_new, sample_weight=weight)
+    model.fit_new_tasks(X_new, y_new, sample_weight=weight, prior=prior)
     return model, X_new, y_new, weight
 
 
@@ -378,7 +380,9 @@ def test_many_rows_approach_the_task_alone_classifier():
     y = rng.random(4000) < 1 / (1 + np.exp(-features @ [1.0, -1.0, 0.5] - 0.5))
     X = np.column_stack([np.full(4000, 100), features])
     alone = LogisticRegression(C=1e6).fit(features, y.astype(int))
-    model.fit_new_tasks(X, y.astype(int))
+    # The model's prior: these source tasks barely differ, so the empirical
+    # one holds the new task near them far beyond 4000 rows.
+    model.fit_new_tasks(X, y.astype(int), prior="model")
     # Prior strength 0.5 against 4000 / 25 rows of curvature ~0.2: ~2%.
     assert_allclose(model.coef_[-1], alone.coef_[0], rtol=0.05)
     # The intercept tie (new_task_intercept_alpha_, ~100 here) pulls harder.
@@ -475,7 +479,7 @@ def test_convergence_warning_when_max_iter_is_missed():
     model, X, y, _ = _adapt(MeanRegularizedClassifier(alpha=0.5, task_column=0), True)
     model.set_params(max_iter=1)
     with pytest.warns(ConvergenceWarning, match="fit_new_tasks did not reach tol"):
-        model.fit_new_tasks(X, y)
+        model.fit_new_tasks(X, y, prior="model")
 
 
 def test_fista_matches_newton():
