@@ -60,8 +60,21 @@ class MultiTaskLinearMixin:
           (``task_clusters_``); the new task joins the cluster of lowest
           objective (``new_task_clusters_``).
 
-        The decompositions (sparse plus low-rank, robust and dirty models)
-        raise ``NotImplementedError``.
+        - decompositions ``w = p + q`` (sparse plus low-rank, robust and
+          dirty models): the new task gets its own two blocks (appended to
+          the block attributes, e.g. ``sparse_coef_``). A block whose
+          penalty is separable over tasks keeps it exactly
+          (``alpha_sparse ||p||_1``, ``alpha_task ||q||_1``,
+          ``alpha_outlier ||s||_2``, so a new task may join
+          ``outlier_tasks_``); the low-rank block gets the trace-norm prior
+          above with ``alpha_rank`` and the source rows of
+          ``low_rank_coef_``; the dirty model's shared block the exact
+          increase of its norm, ``alpha_shared sum_j (|p_j| - m_j)_+`` with
+          ``m_j`` the largest magnitude of feature ``j`` in the source block
+          (``shared_norm="linf"``; it starts at ``c`` clipped to
+          ``[-m_j, m_j]``, where it costs nothing), or the joint-feature
+          prior above on the source block (``shared_norm="l2"``). Solved by
+          FISTA.
 
         The intercept tie ``a`` (``new_task_intercept_alpha_``) is the larger
         of the model's own tie and the empirical-Bayes strength
@@ -70,8 +83,9 @@ class MultiTaskLinearMixin:
         ``noise`` the per-row noise of fit: with ``k`` rows the intercept
         moves ``k / (k + noise / spread)`` of the way to the task's own.
 
-        The squared loss has a closed form (one small linear solve per
-        task); the other losses are solved by Newton's method, to at most
+        With a quadratic prior the squared loss has a closed form (one small
+        linear solve per task); the other losses are solved by Newton's
+        method, to at most
         ``max_iter`` iterations (a ``ConvergenceWarning`` when ``tol`` is
         missed). The time depends on the new rows and the number of features
         only. Every call starts from the source tasks and replaces the tasks
