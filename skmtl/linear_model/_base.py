@@ -57,8 +57,13 @@ class MultiTaskLinearMixin:
           side) as above, scaled to unit trace;
         - clustered models: ``alpha (1 + eta) ||w - m_c||^2 + alpha eta
           ||m_c||^2`` for the mean ``m_c`` of a cluster of source tasks
-          (``task_clusters_``); the new task joins the cluster of lowest
-          objective (``new_task_clusters_``).
+          (``task_clusters_``); with ``prior="model"`` the new task joins
+          the cluster of lowest objective (``new_task_clusters_``), with
+          ``prior="empirical"`` its coefficients mix the fits in every
+          cluster by their posterior probabilities
+          (``new_task_cluster_probabilities_``: the cluster sizes times the
+          likelihood of the task's rows; ``new_task_clusters_`` is the most
+          probable).
 
         - decompositions ``w = p + q`` (sparse plus low-rank, robust and
           dirty models): the new task gets its own two blocks (appended to
@@ -112,7 +117,8 @@ class MultiTaskLinearMixin:
             tasks' coordinate ``j`` (for clustered models, of the tasks of
             the cluster): a task with a few rows then moves no further than
             the source tasks differ. The prediction of a task without rows
-            is the same under both. The decompositions use their own prior
+            is the same under both (clustered models: the mean source task
+            under ``"empirical"``). The decompositions use their own prior
             under both.
 
         Returns

@@ -1063,28 +1063,36 @@ def fit_new_tasks(estimator, X, y, sample_weight=None, prior="empirical"):
     fit_intercept = bool(getattr(estimator, "fit_intercept", True))
     tol = float(getattr(estimator, "tol", 1e-4))
     max_iter = int(getattr(estimator, "max_iter", 1000))
-    coefs, intercepts, choices, missed, blocks = [], [], [], [], []
+    mix = prior == "empirical" and builder is _clustered_priors
+    coefs, intercepts, choices, missed, blocks, shares = [], [], [], [], [], []
     for t in range(data.n_tasks):
         rows = data.task_slice(t)
-        best, best_index = None, 0
-        for index, prior in enumerate(priors):
+        fits = []
+        for candidate in priors:
             problem = NewTaskProblem(
                 data.X[rows],
                 targets[rows],
                 data.sample_weight[rows],
                 kind,
-                prior,
+                candidate,
                 source_row_weight(estimator),
                 intercept_alpha if fit_intercept else None,
                 estimator.shared_intercept_,
             )
-            result = solve_new_task(problem, tol=tol, max_iter=max_iter)
-            if best is None or result.value < best[1].value:
-                best, best_index = (problem, result), index
-        problem, result = best
-        if not result.converged:
+            fits.append((problem, solve_new_task(problem, tol=tol, max_iter=max_iter)))
+        if not all(result.converged for _, result in fits):
             missed.append(data.tasks[t])
-        coef, intercept = problem.coef_intercept(result.u)
+        solutions = [problem.coef_intercept(result.u) for problem, result in fits]
+        if mix:
+            share = _cluster_shares(estimator, n_source, kind, fits)
+            coef = sum(w * c for w, (c, _) in zip(share, solutions))
+            intercept = sum(w * b for w, (_, b) in zip(share, solutions))
+            shares.append(share)
+            best_index = int(np.argmax(share))
+        else:
+            best_index = int(np.argmin([result.value for _, result in fits]))
+            coef, intercept = solutions[best_index]
+        problem, result = fits[best_index]
         if isinstance(problem.prior, DecompositionPrior):
             blocks.append(problem.prior.block_coefs(problem.split(result.u)[0]))
         coefs.append(coef)
@@ -1106,7 +1114,34 @@ def fit_new_tasks(estimator, X, y, sample_weight=None, prior="empirical"):
     if builder is _clustered_priors:
         labels = np.unique(np.asarray(estimator.task_clusters_)[:n_source])
         estimator.new_task_clusters_ = labels[np.asarray(choices, dtype=int)]
+        if mix:
+            estimator.new_task_cluster_probabilities_ = np.array(shares)
+        elif hasattr(estimator, "new_task_cluster_probabilities_"):
+            del estimator.new_task_cluster_probabilities_
     return estimator
+
+
+def _cluster_shares(estimator, n_source, kind, fits):
+    """Posterior probabilities of the clusters for one new task.
+
+    ``pi_c`` proportional to ``n_c exp(-(F_c - F_min) / scale)``: ``n_c`` source
+    tasks in cluster ``c`` (the prior odds), ``F_c`` the task's adaptation
+    objective in cluster ``c`` without the constant of the cluster's prior
+    (the rows' fit and the distance to the cluster), ``scale`` the factor
+    that turns it into a negative log-likelihood: ``noise / n_bar`` for the
+    squared loss (``noise`` the per-row noise of fit), ``1 / n_bar`` for the
+    logistic losses. Without rows the shares are the cluster sizes, and the
+    mixture of the cluster means is the mean of the source tasks.
+    """
+    labels = np.asarray(estimator.task_clusters_)[:n_source]
+    sizes = np.unique(labels, return_counts=True)[1]
+    scale = source_row_weight(estimator)
+    if kind == "squared":
+        scale *= float(getattr(estimator, "_source_noise", 1.0) or 1.0)
+    fitness = np.array([result.value - p.prior.constant for p, result in fits])
+    log_share = np.log(sizes) - (fitness - fitness.min()) / max(scale, 1e-300)
+    share = np.exp(log_share - log_share.max())
+    return share / share.sum()
 
 
 #: The families whose prior is quadratic: ``prior="empirical"`` applies.

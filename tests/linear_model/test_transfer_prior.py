@@ -133,7 +133,6 @@ def test_logistic_classifier_matches_cvxpy():
         GraphRegularizedRegressor(alpha=0.01, alpha_ridge=0.5, task_column=0),
         TaskRelationshipRegressor(alpha=0.5, beta=0.01, task_column=0),
         TraceNormRegressor(alpha=0.2, task_column=0),
-        ClusteredMultiTaskRegressor(n_clusters=2, alpha=0.01, task_column=0),
     ],
     ids=lambda m: type(m).__name__,
 )
@@ -158,6 +157,33 @@ def test_strengthens_and_keeps_the_task_without_rows(model):
         for p in ("model", "empirical")
     }
     assert moved["empirical"] < moved["model"]
+
+
+def test_clustered_mixes_its_clusters_by_posterior_probability():
+    X_source, y_source = _source(task_spread=1.0)
+    model = ClusteredMultiTaskRegressor(n_clusters=2, alpha=0.01, task_column=0)
+    model.fit(X_source, y_source)
+    labels, sizes = np.unique(model.task_clusters_, return_counts=True)
+    # Without rows: the clusters' sizes, and the mean of the source tasks.
+    X, y = _new_rows(sizes=(2,))
+    model.fit_new_tasks(X, y, sample_weight=np.full(2, 1e-12))
+    assert_allclose(model.new_task_cluster_probabilities_[0], sizes / N_TASKS)
+    assert_allclose(model.coef_[-1], model.coef_[:N_TASKS].mean(axis=0), atol=1e-8)
+    # Many rows drawn from one cluster's mean model: that cluster, surely.
+    rng = np.random.default_rng(5)
+    chosen = labels[np.argmin(sizes)]
+    mean = model.coef_[:N_TASKS][model.task_clusters_ == chosen].mean(axis=0)
+    F = rng.normal(size=(300, N_FEATURES))
+    y = F @ mean + model.shared_intercept_ + 0.1 * rng.normal(size=300)
+    X = np.column_stack([np.full(300, 100), F])
+    model.fit_new_tasks(X, y)
+    probabilities = model.new_task_cluster_probabilities_[0]
+    assert probabilities[list(labels).index(chosen)] > 0.999
+    assert model.new_task_clusters_[0] == chosen
+    # prior="model": the hard choice of the model's objective.
+    model.fit_new_tasks(X, y, prior="model")
+    assert model.new_task_clusters_[0] == chosen
+    assert not hasattr(model, "new_task_cluster_probabilities_")
 
 
 def _check_strengthened(prior, strong):
