@@ -23,7 +23,7 @@ from ..linear_model._base import MultiTaskLinearClassifierMixin
 from ..linear_model._joint_feature import _classification_problem
 from ._network import Batch, NetworkLayout, forward
 from ._solvers import Problem, fit_adam, fit_lbfgs
-from ._transfer import adapt_new_tasks
+from ._transfer import adapt_new_tasks, record_source_noise
 
 
 def _check_layer_sizes(sizes, name):
@@ -209,6 +209,8 @@ class _BaseMultiTaskMLP(BaseEstimator):
         self.n_shared_layers_ = layout.n_shared
         self.n_outputs_ = n_outputs
         self._network_layout = layout
+        # The noise of one row of fit scales the prior of fit_new_tasks.
+        record_source_noise(self, data, targets, loss)
         return self
 
     def _fit_stochastic(self, data, targets, loss, n_outputs, theta, random_state):
@@ -277,24 +279,34 @@ class _BaseMultiTaskMLP(BaseEstimator):
 
         Hard sharing keeps the trunk; each new task fits its own task layers
         and head on its rows. Soft sharing keeps the fitted networks; each
-        new task fits a network pulled towards their mean. With ``c = 1 /
+        new task fits a whole network pulled towards their mean. With ``c = 1 /
         n_bar`` (rows of a new task weigh as rows of an average source task,
         ``n_bar`` the mean size of the tasks of ``fit``), new task ``q``
         minimises::
 
             c [ sum_{i in q} s_i loss(y_i, f_q(x_i))
-                + (alpha / 2) ||phi_q - mean_phi||^2 ]
-            + (sharing_alpha / 2) ||theta_q - mean_theta||^2   (soft only)
+                + (1 / 2) sum_j a_j (phi_qj - mean_j)^2 ]
 
-        with ``phi_q`` all of the task's own weights and intercepts and
-        ``mean_phi`` their mean over the tasks of ``fit`` (``alpha``'s
-        penalty of ``fit`` centred at the source mean, intercepts included),
-        and ``theta_q`` its trunk parameters, pulled to the source trunks'
-        mean ``mean_theta``. The parameters start at the source mean: with
-        few rows a new task stays close to the mean source network (the
-        predictions of ``unknown_task="shared"`` exactly for hard sharing
-        without task layers). The solver is L-BFGS (whatever ``solver``),
-        at most ``max_iter`` iterations, on the new tasks' parameters only.
+        with ``phi_q`` all of the task's own weights and intercepts (the
+        whole network under soft sharing) and ``mean_j`` the mean of
+        coordinate ``j`` over the tasks of ``fit``. The prior is empirical
+        Bayes: the source tasks' parameters are draws from it, so its
+        variance ``s_j^2`` is the spread of coordinate ``j`` over them
+        (floored at 1e-3 times the mean spread of its layer's weights or
+        intercepts), and with ``sigma^2`` the noise of one row measured at
+        the end of ``fit`` (mean squared residual; classifier: the inverse
+        of the mean ``p (1 - p)``) the strength is ``a_j = max(a0_j, sigma^2
+        / s_j^2)``: the posterior mode for the squared loss, never weaker
+        than the model's own strength ``a0_j``, ``alpha`` (plus ``n_bar *
+        sharing_alpha`` on a soft-sharing trunk). With ``k`` rows a
+        coordinate moves about ``k / (k + sigma^2 / s_j^2)`` of the way
+        from the source mean; a coordinate shared by every source task
+        stays there. The strengths are in ``new_task_alpha_``. The
+        parameters start at the source mean: with no rows a new task is the
+        mean source network (the predictions of ``unknown_task="shared"``
+        exactly for hard sharing without task layers). The solver is L-BFGS
+        (whatever ``solver``), at most ``max_iter`` iterations, on the new
+        tasks' parameters only.
 
         Every call starts from the tasks of ``fit`` and replaces the tasks
         of an earlier call; ``fit`` forgets them. Long format only.
@@ -311,9 +323,10 @@ class _BaseMultiTaskMLP(BaseEstimator):
         Returns
         -------
         self : object
-            The estimator, with the new tasks at the end of ``tasks_`` and
+            The estimator, with the new tasks at the end of ``tasks_``,
             their rows appended to the per-task arrays of ``coefs_`` and
-            ``intercepts_``.
+            ``intercepts_``, and the prior's strengths in
+            ``new_task_alpha_``.
         """
         check_is_fitted(self, "coefs_")
         data = check_new_task_data(
@@ -516,6 +529,10 @@ _ATTRIBUTES_DOC = """
     new_tasks_ : ndarray of shape (n_new_tasks,)
         After :meth:`fit_new_tasks`: the labels it added, at the end of
         ``tasks_``.
+    new_task_alpha_ : dict
+        After :meth:`fit_new_tasks`: the strengths ``a_j`` of the prior of
+        a new task, ``{"coefs": [...], "intercepts": [...]}``, one array per
+        per-task layer shaped as one task's weights or intercepts.
     task_column_ : hashable or None
         The resolved task column.
     n_features_in_ : int

@@ -7,31 +7,67 @@ gets the per-task parameters a task of ``fit`` has: its task layers and head
 (rows of a new task weigh as rows of an average source task, ``n_bar`` the
 mean size of the source tasks) a new task ``q`` minimises::
 
-    c [ sum_{i in q} s_i loss(y_i, f_q(x_i)) + (alpha / 2) ||phi_q - mean_phi||^2 ]
-    + (sharing_alpha / 2) ||theta_q - mean_theta||^2              (soft only)
+    c [ sum_{i in q} s_i loss(y_i, f_q(x_i))
+        + (1 / 2) sum_j a_j (phi_qj - mean_j)^2 ]
 
 ``phi_q`` are all the new task's own parameters, weights and intercepts,
-and ``mean_phi`` their mean over the source tasks: the ``alpha`` penalty of
-``fit``, in its units, centred at the source mean instead of zero, and
-extended to the intercepts so that a task with one row cannot move its
-intercept alone. ``theta_q`` are the new task's trunk parameters and
-``mean_theta`` the mean of the source trunks, fixed (soft sharing's penalty
-of ``fit``, the mean taken over the source tasks only). The parameters
-start at the source mean, the minimiser of the penalties: with no rows a
-new task is the mean source network, whose outputs are those of
-``unknown_task="shared"`` whenever the task's own part is affine in its
+and ``mean_j`` the mean of coordinate ``j`` over the source tasks.
+
+**The prior is empirical Bayes**, the idea the linear models use for a new
+task's intercept: the source tasks' own parameters are draws from it. Its
+variance ``s_j^2`` of coordinate ``j`` is the spread (variance) of that
+coordinate over the source tasks, floored at ``SPREAD_FLOOR`` times the
+mean spread of its array (one layer's weights, or its intercepts), so that
+a coordinate every source task shares is pinned to it rather than given an
+infinite strength. ``sigma^2``, the noise of one row, is measured at the
+end of ``fit`` on its rows (:func:`record_source_noise`). The posterior mode
+of a Gaussian likelihood (squared loss ``r^2 / 2``, rows of weight ``c``)
+under that prior has the penalty ``(c / 2) (sigma^2 / s_j^2) (phi_qj -
+mean_j)^2``, so::
+
+    a_j = max(a0_j, sigma^2 / s_j^2)        (at most STRENGTH_CAP)
+
+with ``a0_j`` the model's own strength, the floor: ``alpha`` (``fit``'s
+penalty, in its units, here centred at the source mean and extended to the
+intercepts), plus ``n_bar * sharing_alpha`` on the trunk under soft sharing
+(soft sharing's pull of ``fit`` to the source trunks' mean). Under hard
+sharing without task layers and the squared loss a new task's head is
+therefore a ridge regression on the trunk's activations with one strength
+per coefficient: with ``k`` rows, a coordinate moves about ``k / (k +
+sigma^2 / s_j^2)`` of the way from the source mean, so one row cannot pull
+a new task further than the source tasks spread. The classifiers take
+``sigma^2`` as the inverse of the mean ``p (1 - p)`` of the rows of ``fit``,
+the variance of one row's score under the Laplace approximation, as the
+linear classifiers do. A model without that record (fitted by an older
+version) uses the floor ``a0_j`` alone.
+
+The parameters start at the source mean, the minimiser of the penalties:
+with no rows a new task is the mean source network, whose outputs are those
+of ``unknown_task="shared"`` whenever the task's own part is affine in its
 parameters (hard sharing without task layers); otherwise the two differ by
 the non-linearity of the task layers. The new tasks are independent given
 the source, so one L-BFGS run over all of them minimises each one's
-objective; its work depends on the new rows only.
+objective; it works in units of the prior's standard deviation (coordinate
+``j`` scaled by ``sqrt(a_j)``), so that strengths far apart do not slow it,
+and its work depends on the new rows only.
 """
 
 import numpy as np
+from scipy.special import expit, softmax
 from sklearn.utils.extmath import safe_sparse_dot
 
 from .._tasks import n_source_tasks, source_row_weight
-from ._network import ACTIVATIONS, Batch, NetworkLayout, loss_and_gradient
+from ._network import ACTIVATIONS, Batch, NetworkLayout, forward, loss_and_gradient
 from ._solvers import fit_lbfgs
+
+#: Floor of a coordinate's prior variance, relative to the mean variance of
+#: its array: a coordinate that does not vary over the source tasks is
+#: pinned, its strength at most ``1 / SPREAD_FLOOR`` times the array's.
+SPREAD_FLOOR = 1e-3
+
+#: Strength of an array that does not vary at all over the source tasks
+#: (for example with one source task): the new tasks keep it up to rounding.
+STRENGTH_CAP = 1e12
 
 
 def _trunk_sizes(layout):
@@ -64,6 +100,75 @@ def shared_trunk_output(estimator, X):
     return A
 
 
+def record_source_noise(estimator, data, targets, loss):
+    """Record the noise of one row of ``fit``, the scale of the new tasks' prior.
+
+    Measured on the rows of ``fit`` with the fitted network and stored in
+    ``estimator._source_noise`` (module docstring):
+
+    - ``"squared"``: the mean over tasks of each task's weighted mean
+      squared residual;
+    - ``"logistic"`` and ``"multinomial"``: the inverse of the mean over
+      tasks of each task's weighted mean ``p (1 - p)`` (averaged over the
+      classes), as the linear classifiers.
+
+    Parameters
+    ----------
+    estimator : fitted MultiTaskMLPRegressor or MultiTaskMLPClassifier
+    data : TaskData
+        The data of ``fit``, grouped by task.
+    targets : ndarray of shape (n_observations,)
+        Encoded targets, as in fit.
+    loss : {"squared", "logistic", "multinomial"}
+    """
+    layout = estimator._network_layout
+    theta = layout.pack(estimator.coefs_, estimator.intercepts_)
+    batch = Batch(data.X, data.row_index, data.task_index, data.n_tasks)
+    scores = forward(layout, theta, batch, estimator.activation)[0]
+    if loss == "squared":
+        value = (np.asarray(targets, dtype=float) - scores[:, 0]) ** 2
+    elif loss == "logistic":
+        p = expit(scores[:, 0])
+        value = p * (1.0 - p)
+    else:
+        p = softmax(scores, axis=1)
+        value = np.mean(p * (1.0 - p), axis=1)
+    weight = data.sample_weight
+    totals = np.bincount(data.task_index, weights=weight, minlength=data.n_tasks)
+    sums = np.bincount(data.task_index, weights=weight * value, minlength=data.n_tasks)
+    observed = totals > 0
+    level = float(np.mean(sums[observed] / totals[observed]))
+    if loss != "squared":
+        level = 1.0 / max(level, np.finfo(float).tiny)
+    estimator._source_noise = level
+    # A new fit forgets the new tasks, and so their prior.
+    estimator.__dict__.pop("new_task_alpha_", None)
+
+
+def empirical_strength(source, noise):
+    """``sigma^2 / s_j^2`` of every coordinate of one per-task array.
+
+    Parameters
+    ----------
+    source : ndarray of shape (n_source_tasks, ...)
+        The array of the source tasks.
+    noise : float
+        ``sigma^2``, the noise of one row.
+
+    Returns
+    -------
+    strength : ndarray of shape ``source.shape[1:]``
+        At most ``STRENGTH_CAP``; the cap everywhere if the array does not
+        vary over the source tasks.
+    """
+    spread = np.var(source, axis=0)
+    floor = SPREAD_FLOOR * float(spread.mean()) if spread.size else 0.0
+    if floor <= 0:
+        return np.full(spread.shape, STRENGTH_CAP)
+    strength = float(noise) / np.maximum(spread, floor)
+    return np.minimum(strength, STRENGTH_CAP)
+
+
 class NewTaskProblem:
     """The adaptation objective of the new tasks (module docstring).
 
@@ -75,6 +180,14 @@ class NewTaskProblem:
     targets : ndarray of shape (n_observations,)
         Encoded targets, as in fit.
     loss : {"squared", "logistic", "multinomial"}
+
+    Attributes
+    ----------
+    center : ndarray of shape (layout.size,)
+        The source mean of every coordinate, for every new task.
+    strength : ndarray of shape (layout.size,)
+        ``a_j`` of every coordinate (the problem minimises ``n_bar`` times
+        the objective, so the strengths are those of the module docstring).
     """
 
     def __init__(self, estimator, data, targets, loss):
@@ -93,10 +206,10 @@ class NewTaskProblem:
             data.n_tasks,
             full.sharing,
         )
-        # The objective is minimised times n_bar (data weights s_i, penalties
-        # alpha and n_bar * sharing_alpha): the same minimiser, but a few rows'
-        # data term is not tiny next to L-BFGS's tolerances.
-        n_bar = 1.0 / source_row_weight(estimator)
+        # The objective is minimised times n_bar (data weights s_i, strengths
+        # a_j): the same minimiser, but a few rows' data term is not tiny next
+        # to L-BFGS's tolerances.
+        self.n_bar = 1.0 / source_row_weight(estimator)
         self.options = dict(
             loss=loss,
             activation=estimator.activation,
@@ -112,25 +225,44 @@ class NewTaskProblem:
             targets,
             data.sample_weight,
         )
-        self.center = self.layout.pack(
+        own = [
+            [a[: self.n_source] for a in arrays[self.n_shared :]]
+            for arrays in (estimator.coefs_, estimator.intercepts_)
+        ]
+        self.center = self._per_new_task(
+            [[a.mean(axis=0) for a in arrays] for arrays in own], data.n_tasks
+        )
+        #: a_j of one task, shaped as its arrays: ``(coefs, intercepts)``.
+        self.task_strengths = self._strengths(estimator, own)
+        self.strength = self._per_new_task(self.task_strengths, data.n_tasks)
+
+    def _per_new_task(self, per_layer, n_new):
+        """Flat vector of one task's ``(coefs, intercepts)``, for every new task."""
+        return self.layout.pack(
             *[
-                [self._source_mean(a, data.n_tasks) for a in arrays[self.n_shared :]]
-                for arrays in (estimator.coefs_, estimator.intercepts_)
+                [np.broadcast_to(a, (n_new, *np.shape(a))) for a in arrays]
+                for arrays in per_layer
             ]
         )
-        self.strength = np.full(self.layout.size, float(estimator.alpha))
-        if full.sharing == "soft":
-            n_layers = self.layout.n_layers
-            bounds = self.layout.bounds
-            for j in [*range(full.n_trunk), *range(n_layers, n_layers + full.n_trunk)]:
-                self.strength[bounds[j] : bounds[j + 1]] += n_bar * float(
-                    estimator.sharing_alpha
-                )
 
-    def _source_mean(self, per_task, n_new):
-        """Mean of a per-task array over the source tasks, repeated per new task."""
-        mean = per_task[: self.n_source].mean(axis=0)
-        return np.broadcast_to(mean, (n_new, *mean.shape))
+    def _strengths(self, estimator, own):
+        """``a_j = max(a0_j, sigma^2 / s_j^2)`` of one task's arrays."""
+        noise = getattr(estimator, "_source_noise", None)
+        soft_trunk = self.layout.sharing == "soft"
+        strengths = []
+        for arrays in own:
+            per_array = []
+            for k, source in enumerate(arrays):
+                floor = float(estimator.alpha)
+                if soft_trunk and k < self.layout.n_trunk:
+                    floor += self.n_bar * float(estimator.sharing_alpha)
+                strength = np.full(source.shape[1:], floor)
+                if noise is not None:
+                    empirical = empirical_strength(source, noise)
+                    np.maximum(strength, empirical, out=strength)
+                per_array.append(strength)
+            strengths.append(per_array)
+        return tuple(strengths)
 
     def batch(self):
         return self._batch
@@ -145,24 +277,47 @@ class NewTaskProblem:
         return value, gradient
 
 
+class _PriorUnits:
+    """``problem`` in the variables ``u = sqrt(a) (theta - center)``.
+
+    The penalty becomes ``||u||^2 / 2``: strengths many orders apart (a
+    pinned coordinate next to a free one) no longer make L-BFGS crawl.
+    """
+
+    def __init__(self, problem):
+        self.problem = problem
+        self.scale = np.sqrt(problem.strength)
+
+    def theta(self, u):
+        return self.problem.center + u / self.scale
+
+    def batch(self):
+        return self.problem.batch()
+
+    def value_and_gradient(self, u, batch=None):
+        value, gradient = self.problem.value_and_gradient(self.theta(u), batch)
+        return value, gradient / self.scale
+
+
 def adapt_new_tasks(estimator, data, targets, loss):
     """Fit the new tasks' own parameters and append them to the fitted arrays.
 
     Per-task arrays keep the source tasks' rows (those of an earlier call
     are dropped) and get the new tasks' rows appended; the shared layers and
-    every source parameter are left unchanged.
+    every source parameter are left unchanged. Sets ``new_task_alpha_``.
     """
     problem = NewTaskProblem(estimator, data, targets, loss)
+    scaled = _PriorUnits(problem)
     # The objective of a few rows is small: the relative-reduction stop
     # (absolute below 1) would end far from tol, so only tol and max_iter stop.
-    theta, _, _, _ = fit_lbfgs(
-        problem,
-        problem.center.copy(),
+    u, _, _, _ = fit_lbfgs(
+        scaled,
+        np.zeros(problem.layout.size),
         max_iter=estimator.max_iter,
         tol=estimator.tol,
         ftol=np.finfo(float).eps,
     )
-    new_coefs, new_intercepts = problem.layout.unpack(theta.copy())
+    new_coefs, new_intercepts = problem.layout.unpack(scaled.theta(u))
     n_shared, n_source = problem.n_shared, problem.n_source
 
     def appended(arrays, new):
@@ -177,3 +332,5 @@ def adapt_new_tasks(estimator, data, targets, loss):
     estimator._network_layout = with_n_tasks(
         estimator._network_layout, n_source + data.n_tasks
     )
+    coefs, intercepts = problem.task_strengths
+    estimator.new_task_alpha_ = {"coefs": coefs, "intercepts": intercepts}
