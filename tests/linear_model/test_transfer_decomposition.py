@@ -387,3 +387,13 @@ def test_blocks_follow_the_new_tasks_across_calls():
         assert getattr(model, name).shape == (N_TASKS + 1, N_FEATURES)
         assert_allclose(getattr(model, name)[:N_TASKS], source)
     assert_allclose(model.low_rank_coef_ + model.outlier_coef_, model.coef_)
+
+
+def test_sample_weight_equals_repeated_rows():
+    model = DirtyModelClassifier(alpha_shared=0.02, alpha_task=0.008, task_column=0)
+    model, *_ = _adapt(model, classification=True)
+    X, y, _ = _new_rows([5], classification=True)
+    weight = np.array([1, 2, 1, 3, 1])
+    weighted = model.fit_new_tasks(X, y, sample_weight=weight).coef_[-1].copy()
+    repeated = model.fit_new_tasks(np.repeat(X, weight, 0), np.repeat(y, weight))
+    assert_allclose(repeated.coef_[-1], weighted, atol=1e-6)
