@@ -296,11 +296,15 @@ class _BaseMultiTaskMLP(BaseEstimator):
         intercepts), and with ``sigma^2`` the noise of one row measured at
         the end of ``fit`` (mean squared residual; classifier: the inverse
         of the mean ``p (1 - p)``) the strength is ``a_j = max(a0_j, sigma^2
-        / s_j^2)``: the posterior mode for the squared loss, never weaker
-        than the model's own strength ``a0_j``, ``alpha`` (plus ``n_bar *
-        sharing_alpha`` on a soft-sharing trunk). With ``k`` rows a
-        coordinate moves about ``k / (k + sigma^2 / s_j^2)`` of the way
-        from the source mean; a coordinate shared by every source task
+        / (rho s_j^2))``: the posterior mode for the squared loss, never
+        weaker than the model's own strength ``a0_j``, ``alpha`` (plus
+        ``n_bar * sharing_alpha`` on a soft-sharing trunk). ``rho <= 1``,
+        measured at the end of ``fit``, scales the spreads so that the
+        prior's spread of a task's outputs (linearised, coordinates taken
+        as independent) is that of the source networks' outputs on the
+        rows of ``fit``: a task's coordinates vary together. With ``k`` rows
+        a coordinate moves about ``k / (k + sigma^2 / (rho s_j^2))`` of the
+        way from the source mean; a coordinate shared by every source task
         stays there. The strengths are in ``new_task_alpha_``. The
         parameters start at the source mean: with no rows a new task is the
         mean source network (the predictions of ``unknown_task="shared"``

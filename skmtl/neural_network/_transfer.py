@@ -23,9 +23,21 @@ infinite strength. ``sigma^2``, the noise of one row, is measured at the
 end of ``fit`` on its rows (:func:`record_source_noise`). The posterior mode
 of a Gaussian likelihood (squared loss ``r^2 / 2``, rows of weight ``c``)
 under that prior has the penalty ``(c / 2) (sigma^2 / s_j^2) (phi_qj -
-mean_j)^2``, so::
+mean_j)^2``.
 
-    a_j = max(a0_j, sigma^2 / s_j^2)        (at most STRENGTH_CAP)
+A task's coordinates do not vary independently over the source tasks (a
+head on correlated trunk units, an intercept against its weights): taken
+as independent, their spreads make the source networks' outputs spread far
+more than they do. So the variances are ``rho s_j^2``, with ``rho =
+min(1, V / D)`` measured at the end of ``fit`` on (at most
+``CALIBRATION_ROWS``) rows of fit (:func:`prior_scale`): ``V`` the variance
+of the source networks' outputs over the tasks, ``D`` that of the
+independent prior, linearised at the mean source network (``sum_j s_j^2
+(d f / d phi_j)^2``). On School's hard-sharing network ``rho`` is about
+0.05: without it one labelled row made a new school worse than none.
+Hence::
+
+    a_j = max(a0_j, sigma^2 / (rho s_j^2))        (at most STRENGTH_CAP)
 
 with ``a0_j`` the model's own strength, the floor: ``alpha`` (``fit``'s
 penalty, in its units, here centred at the source mean and extended to the
@@ -34,12 +46,15 @@ intercepts), plus ``n_bar * sharing_alpha`` on the trunk under soft sharing
 sharing without task layers and the squared loss a new task's head is
 therefore a ridge regression on the trunk's activations with one strength
 per coefficient: with ``k`` rows, a coordinate moves about ``k / (k +
-sigma^2 / s_j^2)`` of the way from the source mean, so one row cannot pull
-a new task further than the source tasks spread. The classifiers take
-``sigma^2`` as the inverse of the mean ``p (1 - p)`` of the rows of ``fit``,
-the variance of one row's score under the Laplace approximation, as the
-linear classifiers do. A model without that record (fitted by an older
-version) uses the floor ``a0_j`` alone.
+sigma^2 / (rho s_j^2))`` of the way from the source mean, so one row cannot
+pull a new task further than the source tasks spread. A new task unlike
+every source task needs correspondingly many rows to get away from them,
+the more so the tighter the source tasks agree (a soft-sharing trunk tied
+tight by ``sharing_alpha``). The classifiers take ``sigma^2`` as the
+inverse of the mean ``p (1 - p)`` of the rows of ``fit``, the variance of
+one row's score under the Laplace approximation, as the linear classifiers
+do (``V`` and ``D`` are then those of the scores). A model without that
+record (fitted by an older version) uses the floor ``a0_j`` alone.
 
 The parameters start at the source mean, the minimiser of the penalties:
 with no rows a new task is the mean source network, whose outputs are those
@@ -68,6 +83,10 @@ SPREAD_FLOOR = 1e-3
 #: Strength of an array that does not vary at all over the source tasks
 #: (for example with one source task): the new tasks keep it up to rounding.
 STRENGTH_CAP = 1e12
+
+#: Most rows of fit (evenly spaced) on which the prior's spread of the
+#: outputs is compared with the source networks' (``_source_prior_scale``).
+CALIBRATION_ROWS = 500
 
 
 def _trunk_sizes(layout):
@@ -104,7 +123,9 @@ def record_source_noise(estimator, data, targets, loss):
     """Record the noise of one row of ``fit``, the scale of the new tasks' prior.
 
     Measured on the rows of ``fit`` with the fitted network and stored in
-    ``estimator._source_noise`` (module docstring):
+    ``estimator._source_noise`` (module docstring), with the calibration
+    ``rho`` of the prior's spread in ``estimator._source_prior_scale``
+    (:func:`prior_scale`, on at most ``CALIBRATION_ROWS`` evenly spaced rows):
 
     - ``"squared"``: the mean over tasks of each task's weighted mean
       squared residual;
@@ -141,8 +162,122 @@ def record_source_noise(estimator, data, targets, loss):
     if loss != "squared":
         level = 1.0 / max(level, np.finfo(float).tiny)
     estimator._source_noise = level
+    rows = np.unique(
+        np.linspace(0, data.X.shape[0] - 1, min(CALIBRATION_ROWS, data.X.shape[0]))
+    ).astype(np.intp)
+    estimator._source_prior_scale = prior_scale(estimator, data.X[rows])
     # A new fit forgets the new tasks, and so their prior.
     estimator.__dict__.pop("new_task_alpha_", None)
+
+
+def _source_arrays(estimator):
+    """The source tasks' per-task arrays: ``(coefs, intercepts)``, lists."""
+    n_shared = estimator._network_layout.n_shared
+    n_source = n_source_tasks(estimator)
+    return tuple(
+        [a[:n_source] for a in arrays[n_shared:]]
+        for arrays in (estimator.coefs_, estimator.intercepts_)
+    )
+
+
+def prior_spread(source):
+    """``s_j^2`` of one per-task array: its variance over the source tasks.
+
+    Floored at ``SPREAD_FLOOR`` times its mean; zero everywhere if the array
+    does not vary at all (:func:`empirical_strength` then caps).
+    """
+    spread = np.var(source, axis=0)
+    floor = SPREAD_FLOOR * float(spread.mean()) if spread.size else 0.0
+    return np.maximum(spread, floor)
+
+
+def _own_layout(estimator, n_inputs, n_tasks, n_outputs):
+    """Layout of the per-task parameters alone, one task per ``n_tasks``."""
+    full = estimator._network_layout
+    hard = full.sharing == "hard"
+    return NetworkLayout(
+        n_inputs,
+        () if hard else _trunk_sizes(full),
+        _task_sizes(full),
+        n_outputs,
+        n_tasks,
+        full.sharing,
+    )
+
+
+def _broadcast_pack(layout, per_layer, n):
+    """Flat vector of one task's ``(coefs, intercepts)`` repeated ``n`` times."""
+    return layout.pack(
+        *[
+            [np.broadcast_to(a, (n, *np.shape(a))) for a in arrays]
+            for arrays in per_layer
+        ]
+    )
+
+
+def prior_scale(estimator, X):
+    """``rho``: the prior's variances are ``rho s_j^2`` (module docstring).
+
+    ``rho = min(1, V / D)`` with ``V`` the variance over the source tasks of
+    their networks' outputs on the rows ``X`` (summed over outputs, averaged
+    over rows) and ``D`` the same under the per-coordinate prior of
+    variances ``s_j^2``, linearised at the mean source network: ``sum_j
+    s_j^2 (d f(x) / d phi_j)^2``. The coordinates of a task vary together
+    (a head on correlated trunk units, an intercept against its weights),
+    so independent coordinates of the same spreads overstate how far the
+    tasks' predictions spread; ``rho`` makes the two agree.
+    """
+    full = estimator._network_layout
+    n_source = n_source_tasks(estimator)
+    theta = full.pack(estimator.coefs_, estimator.intercepts_)
+    n = X.shape[0]
+    outputs = np.stack(
+        [
+            forward(
+                full,
+                theta,
+                Batch(X, None, np.full(n, t, dtype=np.intp), full.n_tasks),
+                estimator.activation,
+            )[0]
+            for t in range(n_source)
+        ]
+    )
+    actual = float(outputs.var(axis=0).sum(axis=1).mean())
+    inputs = shared_trunk_output(estimator, X) if full.sharing == "hard" else X
+    source = _source_arrays(estimator)
+    spread = tuple([prior_spread(a) for a in arrays] for arrays in source)
+    mean = tuple([a.mean(axis=0) for a in arrays] for arrays in source)
+    rows = np.arange(n, dtype=np.intp)
+    layout = _own_layout(estimator, inputs.shape[1], n, 1)
+    linearised = 0.0
+    for o in range(full.units[-1]):
+        # Output o alone: the head's column o, each row its own task, so the
+        # gradient of (f - (f - 1))^2 / 2 is every row's Jacobian.
+        def column(per_layer, o=o):
+            return tuple(
+                [*arrays[:-1], arrays[-1][..., o : o + 1]] for arrays in per_layer
+            )
+
+        center = _broadcast_pack(layout, column(mean), n)
+        f = forward(layout, center, Batch(inputs, None, rows, n), estimator.activation)[
+            0
+        ]
+        batch = Batch(inputs, None, rows, n, f[:, 0] - 1.0, np.ones(n))
+        _, jacobian = loss_and_gradient(
+            layout,
+            center,
+            batch,
+            loss="squared",
+            activation=estimator.activation,
+            alpha=0.0,
+            sharing_alpha=0.0,
+            task_scale=np.ones(n),
+        )
+        linearised += float(jacobian**2 @ _broadcast_pack(layout, column(spread), n))
+    linearised /= n
+    if linearised <= 0 or not np.isfinite(actual):
+        return 1.0
+    return min(1.0, actual / linearised)
 
 
 def empirical_strength(source, noise):
@@ -161,11 +296,10 @@ def empirical_strength(source, noise):
         At most ``STRENGTH_CAP``; the cap everywhere if the array does not
         vary over the source tasks.
     """
-    spread = np.var(source, axis=0)
-    floor = SPREAD_FLOOR * float(spread.mean()) if spread.size else 0.0
-    if floor <= 0:
+    spread = prior_spread(source)
+    if not np.any(spread > 0):
         return np.full(spread.shape, STRENGTH_CAP)
-    strength = float(noise) / np.maximum(spread, floor)
+    strength = float(noise) / spread
     return np.minimum(strength, STRENGTH_CAP)
 
 
@@ -248,6 +382,8 @@ class NewTaskProblem:
     def _strengths(self, estimator, own):
         """``a_j = max(a0_j, sigma^2 / s_j^2)`` of one task's arrays."""
         noise = getattr(estimator, "_source_noise", None)
+        if noise is not None:
+            noise = noise / getattr(estimator, "_source_prior_scale", 1.0)
         soft_trunk = self.layout.sharing == "soft"
         strengths = []
         for arrays in own:

@@ -48,10 +48,24 @@ def _relu(z):
     return np.maximum(z, 0.0)
 
 
-def _prior_strength(source, noise, alpha):
-    """max(alpha, noise / s_j^2), s_j^2 the spread floored at 1e-3 of its mean."""
+def _spread(source):
+    """s_j^2: the variance over the source tasks, floored at 1e-3 of its mean."""
     spread = np.var(source, axis=0)
-    return np.maximum(alpha, noise / np.maximum(spread, 1e-3 * spread.mean()))
+    return np.maximum(spread, 1e-3 * spread.mean())
+
+
+def _prior_strength(source, noise, alpha):
+    """max(alpha, noise / s_j^2)."""
+    return np.maximum(alpha, noise / _spread(source))
+
+
+def _prior_scale(model, X):
+    """rho = min(1, V / D) of a head on the trunk, from the rows X of fit."""
+    H = _relu(X[:, :3] @ model.coefs_[0] + model.intercepts_[0])
+    heads, intercepts = model.coefs_[1][:4, :, 0], model.intercepts_[1][:4, 0]
+    actual = np.var(H @ heads.T + intercepts, axis=1).mean()
+    independent = np.mean(H**2 @ _spread(heads) + _spread(intercepts))
+    return min(1.0, actual / independent)
 
 
 def _ridge_head(model, X, y, weight):
@@ -60,7 +74,8 @@ def _ridge_head(model, X, y, weight):
     Z = np.column_stack([H, np.ones(len(y))])
     heads, intercepts = model.coefs_[1][:4, :, 0], model.intercepts_[1][:4]
     mean_head = np.append(heads.mean(axis=0), intercepts.mean())
-    noise = model._source_noise
+    # rho recorded at fit (checked against numpy in its own test).
+    noise = model._source_noise / model._source_prior_scale
     strength = np.append(
         _prior_strength(heads, noise, model.alpha),
         _prior_strength(intercepts, noise, model.alpha),
@@ -103,6 +118,14 @@ def _mlp_outputs(model, X, task):
         if k < len(model.coefs_) - 1:
             A = _relu(A)
     return A
+
+
+def test_prior_scale_matches_the_spread_of_the_source_predictions():
+    model, _, _ = _source_model(alpha=1e-3)
+    X_source, _ = _tasks()
+    rho = _prior_scale(model, X_source[X_source[:, -1] < 4])
+    assert model._source_prior_scale == pytest.approx(rho, rel=1e-10)
+    assert 0 < rho < 1  # independent coordinates overstate the spread here
 
 
 @pytest.mark.parametrize("sharing", ["hard", "soft"])
@@ -150,7 +173,8 @@ def test_prior_strength_is_never_below_the_models_own(sharing):
             floor = 30.0
             if sharing == "soft" and k == 0:  # the trunk: soft sharing's pull
                 floor += n_bar * model.sharing_alpha
-            expected = _prior_strength(source[:4], model._source_noise, floor)
+            noise = model._source_noise / model._source_prior_scale
+            expected = _prior_strength(source[:4], noise, floor)
             np.testing.assert_allclose(strength, expected, rtol=1e-12)
             own.append(strength == floor)
     assert any(np.any(o) for o in own)  # the floor binds somewhere
@@ -274,7 +298,8 @@ def test_soft_sharing_objective_value_and_gradient():
                 (model.coefs_[k], coefs[k][q]),
                 (model.intercepts_[k], intercepts[k][q]),
             ):
-                strength = _prior_strength(source, model._source_noise, floor)
+                noise = model._source_noise / model._source_prior_scale
+                strength = _prior_strength(source, noise, floor)
                 deviation = new - source.mean(axis=0)
                 total += 0.5 * c * np.sum(strength * deviation**2)
     # The problem minimises n_bar times the objective.
@@ -284,7 +309,9 @@ def test_soft_sharing_objective_value_and_gradient():
 
 def test_many_rows_approach_a_network_fitted_on_the_new_task_alone():
     rng = np.random.default_rng(5)
-    model, _, _ = _source_model("soft", sharing_alpha=0.1)
+    # Source trunks tied loosely, so that they spread: the prior's strength
+    # is that spread, and trunks tied tight need far more rows to move.
+    model, _, _ = _source_model("soft", sharing_alpha=0.01)
     X = rng.normal(size=(1500, 3))
     y = -2.0 * X[:, 1] + np.cos(X[:, 0])  # unlike the source tasks
     train, test = slice(0, 1000), slice(1000, None)
