@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from skmtl._tasks import check_new_task_data
 from skmtl.neural_network import MultiTaskMLPClassifier, MultiTaskMLPRegressor
-from skmtl.neural_network._transfer import NewTaskProblem
+from skmtl.neural_network._transfer import NewTaskProblem, _PriorUnits
 
 
 def _tasks(n_tasks=5, n_per_task=40, seed=0):
@@ -233,20 +233,28 @@ def test_no_evidence_gives_the_shared_model():
     assert list(model.new_tasks_) == [4.0]
 
 
+def _numeric_gradient(function, x, step=1e-6):
+    numeric = np.empty_like(x)
+    for j in range(x.size):
+        e = np.zeros_like(x)
+        e[j] = step
+        numeric[j] = (function(x + e)[0] - function(x - e)[0]) / (2 * step)
+    return numeric
+
+
 def _check_gradient(problem, seed):
     rng = np.random.default_rng(seed)
     theta = problem.center + 0.3 * rng.normal(size=problem.layout.size)
     _, gradient = problem.value_and_gradient(theta)
-    step = 1e-6
-    numeric = np.empty_like(theta)
-    for j in range(theta.size):
-        e = np.zeros_like(theta)
-        e[j] = step
-        numeric[j] = (
-            problem.value_and_gradient(theta + e)[0]
-            - problem.value_and_gradient(theta - e)[0]
-        ) / (2 * step)
+    numeric = _numeric_gradient(problem.value_and_gradient, theta)
     # Strong prior coordinates give entries in the hundreds: atol scales.
+    atol = 1e-8 * max(1.0, np.abs(gradient).max())
+    np.testing.assert_allclose(gradient, numeric, rtol=1e-5, atol=atol)
+    # The solver's variables, in units of the prior's standard deviation.
+    scaled = _PriorUnits(problem)
+    u = 0.3 * rng.normal(size=problem.layout.size)
+    _, gradient = scaled.value_and_gradient(u)
+    numeric = _numeric_gradient(scaled.value_and_gradient, u)
     atol = 1e-8 * max(1.0, np.abs(gradient).max())
     np.testing.assert_allclose(gradient, numeric, rtol=1e-5, atol=atol)
 
