@@ -118,8 +118,11 @@ class MultiTaskLinearMixin:
             the cluster): a task with a few rows then moves no further than
             the source tasks differ. The prediction of a task without rows
             is the same under both (clustered models: the mean source task
-            under ``"empirical"``). The decompositions use their own prior
-            under both.
+            under ``"empirical"``). The decompositions strengthen each
+            block from the source rows of that block: a block without a
+            penalty of its own coordinate by coordinate, a block with an L1,
+            group or L1/Linf penalty with one strength from its mean spread
+            (so its proximal operator stays exact).
 
         Returns
         -------

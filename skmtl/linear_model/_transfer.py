@@ -17,7 +17,7 @@ from .._tasks import (
     source_row_weight,
 )
 from .._validation import format_labels
-from ._transfer_prior import check_prior, strengthen
+from ._transfer_prior import check_prior, strengthen, strengthen_blocks
 
 
 def record_source_noise(estimator, data, kind):
@@ -755,10 +755,27 @@ class DecompositionPrior(QuadraticPrior):
 
     def prox(self, theta, step):
         """Proximal operator of the blocks' exact penalties."""
+        return self._prox(theta, step, shrunk=False)
+
+    def penalty_prox(self, theta, step):
+        """Proximal operator of ``step * R``, quadratic parts included.
+
+        A penalised block may carry a uniform curvature ``e`` centred at its
+        centre (``prior="empirical"``): the proximal operator of
+        ``step (P + (e / 2) ||.||^2)`` is that of ``step / (1 + step e)``
+        times ``P`` at the point shrunk by ``1 + step e``.
+        """
+        shrunk = (theta - step * self.linear) / (1.0 + step * self.curvature)
+        return self._prox(shrunk, step, shrunk=True)
+
+    def _prox(self, theta, step, shrunk):
         theta = np.array(theta, dtype=float)
         for (block, penalty), part in zip(self.blocks, self._slices):
             if penalty is not None:
-                moved = penalty.prox(block.coef(theta[part]), step)
+                curvature = float(block.curvature.max(initial=0.0)) if shrunk else 0.0
+                moved = penalty.prox(
+                    block.coef(theta[part]), step / (1.0 + step * curvature)
+                )
                 theta[part] = (moved - block.center).ravel()
         return theta
 
@@ -1051,14 +1068,21 @@ def fit_new_tasks(estimator, X, y, sample_weight=None, prior="empirical"):
     source_coef = np.asarray(estimator.coef_, dtype=float)[:n_source]
     source_intercept = np.asarray(estimator.intercept_, dtype=float)[:n_source]
     priors = builder(estimator, params, source_coef)
+    noise = getattr(estimator, "_source_noise", None)
     if prior == "empirical" and builder in _EMPIRICAL_FAMILIES:
         priors = strengthen(
             priors,
             source_coef,
-            getattr(estimator, "_source_noise", None),
+            noise,
             source_row_weight(estimator),
             _cluster_members(estimator, n_source, builder),
         )
+    elif prior == "empirical":
+        blocks = _source_blocks(estimator, n_source)
+        priors = [
+            strengthen_blocks(candidate, blocks, noise, source_row_weight(estimator))
+            for candidate in priors
+        ]
     intercept_alpha = new_task_intercept_alpha(estimator, params, source_intercept)
     fit_intercept = bool(getattr(estimator, "fit_intercept", True))
     tol = float(getattr(estimator, "tol", 1e-4))

@@ -24,7 +24,12 @@ coordinate in which no source task moves is pinned. The spread of fitted
 (shrunk) source parameters underestimates the prior variance, so the rule
 errs on the side of the prior.
 
-Priors with a non-smooth part (the decompositions) are left as they are.
+The decompositions ``w = p + q`` get the same rule block by block, from the
+source tasks' rows of each block: a block without a penalty of its own (a
+trace-norm or joint-feature block) coordinate by coordinate; a block with an
+exact non-smooth penalty (L1, a task's group norm, the L1/Linf increment) with
+one strength from its mean spread, so that the proximal operator of the
+penalty plus the quadratic stays exact (a scaled step of the penalty's own).
 """
 
 import numpy as np
@@ -138,3 +143,41 @@ def strengthen(priors, source_coef, noise, row_weight, members=None):
         empirical_bayes_prior(prior, source_coef[rows], noise, row_weight)
         for prior, rows in zip(priors, members)
     ]
+
+
+def strengthen_blocks(prior, source_blocks, noise, row_weight):
+    """:func:`empirical_bayes_prior` for the blocks of a decomposition.
+
+    Parameters
+    ----------
+    prior : DecompositionPrior
+        Its ``blocks`` are ``(QuadraticPrior, penalty or None)`` pairs.
+    source_blocks : list of ndarray of shape (n_tasks, ...)
+        The source tasks' rows of each block, in the same order.
+    noise : float or None
+    row_weight : float
+
+    Returns
+    -------
+    prior : DecompositionPrior
+    """
+    if noise is None:
+        return prior
+    blocks = []
+    for (block, penalty), rows in zip(prior.blocks, source_blocks):
+        if penalty is None:
+            blocks.append((empirical_bayes_prior(block, rows, noise, row_weight), None))
+            continue
+        # A free block (no curvature, no linear term): one strength, so the
+        # proximal operator of penalty plus quadratic is the penalty's own.
+        spread = float(np.mean(source_coordinates(block, rows) ** 2))
+        strength = (
+            min(float(noise) * row_weight / spread, STRENGTH_CAP)
+            if spread > 0
+            else STRENGTH_CAP
+        )
+        curvature = np.full(block.n_params, max(strength, 0.0))
+        blocks.append(
+            (type(block)(block.center, curvature, basis=block.basis), penalty)
+        )
+    return type(prior)(blocks)

@@ -77,7 +77,8 @@ def _adapt(model, sizes=(12, 7), classification=False):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(*_source(classification))
     X, y, weight = _new_rows(sizes, classification)
-    model.fit_new_tasks(X, y, sample_weight=weight)
+    # The model's own priors; the empirical ones: test_transfer_prior.py.
+    model.fit_new_tasks(X, y, sample_weight=weight, prior="model")
     return model, X, y, weight
 
 
@@ -397,3 +398,103 @@ def test_sample_weight_equals_repeated_rows():
     weighted = model.fit_new_tasks(X, y, sample_weight=weight).coef_[-1].copy()
     repeated = model.fit_new_tasks(np.repeat(X, weight, 0), np.repeat(y, weight))
     assert_allclose(repeated.coef_[-1], weighted, atol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# prior="empirical": every block strengthened to the source's spread
+# --------------------------------------------------------------------------
+
+
+def _noise(model):
+    """Mean over the source tasks of their mean squared residual."""
+    X, y = _source()
+    task = X[:, 0].astype(int)
+    fitted = np.einsum("ij,ij->i", X[:, 1:], model.coef_[task]) + model.intercept_[task]
+    return np.mean([np.mean((y - fitted)[task == t] ** 2) for t in range(N_TASKS)])
+
+
+def _uniform(name, center):
+    """A penalised block: one strength from the block's mean spread."""
+
+    def prior(block, model):
+        rows = _source_block(model, name) - center(model)
+        strength = _noise(model) / (N_ROWS * np.mean(rows**2))
+        return 0.5 * strength * cp.sum_squares(block - center(model)), []
+
+    return prior
+
+
+def _trace_empirical(alpha, name):
+    """The trace-norm block, each coordinate at least as strong as its spread."""
+
+    def prior(block, model):
+        rows = _source_block(model, name)
+        _, values, vt = np.linalg.svd(rows, full_matrices=True)
+        rank = int(np.sum(values > 1e-10 * values[0]))
+        c = model.shared_coef_
+        theta = (rows - c) @ vt[:rank].T
+        spread = np.mean(theta**2, axis=0)
+        strength = np.maximum(alpha / values[:rank], _noise(model) / (N_ROWS * spread))
+        expression = 0.5 * cp.sum(
+            cp.multiply(strength, cp.square(vt[:rank] @ (block - c)))
+        )
+        return expression, [vt[rank:] @ (block - c) == 0]
+
+    return prior
+
+
+def _both(*parts):
+    def prior(block, model):
+        expressions, constraints = zip(*(part(block, model) for part in parts))
+        return sum(expressions), [c for group in constraints for c in group]
+
+    return prior
+
+
+def _zero(model):
+    return np.zeros(N_FEATURES)
+
+
+def _clipped_shared(model):
+    magnitude = np.abs(_source_block(model, "block_sparse_coef_")).max(axis=0)
+    return np.clip(model.shared_coef_, -magnitude, magnitude)
+
+
+_EMPIRICAL_CASES = [
+    (
+        SparseLowRankRegressor(alpha_sparse=0.05, alpha_rank=0.5, task_column=0),
+        lambda m: [
+            _both(_l1(m.alpha_sparse), _uniform("sparse_coef_", _zero)),
+            _trace_empirical(m.alpha_rank, "low_rank_coef_"),
+        ],
+    ),
+    (
+        RobustMultiTaskRegressor(alpha_rank=0.5, alpha_outlier=0.3, task_column=0),
+        lambda m: [
+            _trace_empirical(m.alpha_rank, "low_rank_coef_"),
+            _both(_group(m.alpha_outlier), _uniform("outlier_coef_", _zero)),
+        ],
+    ),
+    (
+        DirtyModelRegressor(alpha_shared=0.2, alpha_task=0.08, task_column=0),
+        lambda m: [
+            _both(
+                _max_increment(m.alpha_shared, "block_sparse_coef_"),
+                _uniform("block_sparse_coef_", _clipped_shared),
+            ),
+            _both(_l1(m.alpha_task), _uniform("sparse_coef_", _zero)),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "model, priors", _EMPIRICAL_CASES, ids=["sparse_low_rank", "robust", "dirty"]
+)
+def test_empirical_prior_matches_cvxpy(model, priors):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(*_source())
+    X, y, weight = _new_rows((12, 7))
+    model.fit_new_tasks(X, y, sample_weight=weight)
+    _oracle(model, X, y, weight, priors(model))
