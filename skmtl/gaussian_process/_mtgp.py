@@ -674,15 +674,19 @@ class MultiTaskGaussianProcessRegressor(
 
         Every new task ``n`` gets its own row of the task covariance, its
         loadings ``a_q`` (a row of ``A_q`` of each latent process) and own
-        variances ``kappa_q``, and its noise variance (fixed to the shared
-        one with ``noise="shared"``). They maximise the log likelihood of its
-        rows given the source data, ``log p(y_n | y_source)``; the kernels,
-        the source tasks' rows of ``A_q``, their ``kappa_q`` and noise stay
-        as fitted, so the source tasks' predictions do not change. The GP
-        likelihood weighs the rows of every task itself: no row weighting is
-        needed. The optimiser (L-BFGS-B, at most 200 iterations) starts from
-        the average task of ``unknown_task="shared"`` and from the rows of 3
-        source tasks drawn with ``random_state``; the best run is kept.
+        variances ``kappa_q``, and its noise variance. The loadings are the
+        mode of their posterior: the log likelihood of its rows given the
+        source data, ``log p(y_n | y_source)``, plus a Gaussian prior whose
+        mean and per-coordinate variance are those of the source tasks'
+        rows of ``A_q``; ``kappa_q`` and the noise are the average task's
+        (the shared noise with ``noise="shared"``): a few rows cannot
+        estimate variances. The kernels, the source tasks' rows of ``A_q``,
+        their ``kappa_q`` and noise stay as fitted, so the source tasks'
+        predictions do not change. The GP likelihood weighs the rows of
+        every task itself: no row weighting is needed. The optimiser
+        (L-BFGS-B, at most 200 iterations) starts from the prior mean, the
+        average task of ``unknown_task="shared"``, which is also the answer
+        without rows.
 
         New tasks are independent of each other given the source tasks:
         each is conditioned on the source data and its own rows. Their

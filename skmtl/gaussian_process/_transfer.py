@@ -26,12 +26,13 @@ with the ``u_qr`` as *pseudo-tasks* without observations), plus prior terms:
 
 - the **average task** (``unknown_task="shared"``): ``a_q`` the mean of the
   rows of ``A_q``, ``kappa_q`` the mean of ``kappa_q``;
-- a **new task** fitted by ``fit_new_tasks``: its ``a_q``, ``kappa_q`` and
-  noise maximise ``log p(y_n | y_S)``, the likelihood of its rows given the
-  source data, with everything else fixed. Each new task is conditioned on
-  the source data and its own rows only: new tasks are independent of each
-  other given the source tasks, and they leave the source tasks' posterior
-  unchanged.
+- a **new task** fitted by ``fit_new_tasks``: its ``a_q`` maximise
+  ``log p(y_n | y_S)``, the likelihood of its rows given the source data,
+  plus a Gaussian prior from the source tasks' rows; its ``kappa_q`` and
+  noise are the average task's; everything else is fixed. Each new task is
+  conditioned on the source data and its own rows only: new tasks are
+  independent of each other given the source tasks, and they leave the
+  source tasks' posterior unchanged.
 
 Predictions of a new task use the pathwise form of the update,
 ``f_n - Cov_S(f_n, y_n) Sigma_n^{-1} (y_n - E_S[y_n])``, whose joint
@@ -153,6 +154,18 @@ class SourceView:
         else:
             kappa = np.zeros(self.n_latent)
         return loadings, kappa, float(self.noise.mean())
+
+    def loading_prior(self):
+        """Mean and variance of the source tasks' loadings, coordinate-wise.
+
+        The rows of the ``A_q`` of the source tasks are draws from the prior
+        of a new task's row: their mean (the average task's loadings) and
+        their variance (floored at 1e-3 times the mean variance, so that a
+        coordinate in which the source tasks agree is held, not pinned).
+        """
+        rows = np.hstack(self.structure.A)
+        variance = rows.var(axis=0) if len(rows) > 1 else np.zeros(rows.shape[1])
+        return rows.mean(axis=0), np.maximum(variance, 1e-3 * variance.mean())
 
     def source_row(self, t):
         """Loadings, ``kappa`` and noise of source task ``t``."""
@@ -298,49 +311,62 @@ class NewTaskProblem:
 
 
 def fit_new_task(problem, view, random_state):
-    """Maximise ``log p(y_n | y_S)`` from the average task and a few restarts.
+    """The loadings of a new task: the mode of their posterior given its rows.
+
+    ``log p(y_n | y_S, a) - sum_p (a_p - abar_p)^2 / (2 v_p)``, with the
+    Gaussian prior of :meth:`SourceView.loading_prior` (the source tasks'
+    rows), and ``kappa`` and the noise those of the average task: a few rows
+    cannot estimate variances, and their maximum-likelihood values made the
+    adapted task worse than the average task (School, one labelled row per
+    new school: explained variance -4.7 against 0.15). Without rows the mode
+    is the average task; with one source task (no spread) the loadings are
+    the source task's. Only a run out of iterations warns: L-BFGS-B's
+    line-search stops ("ABNORMAL") on this smooth, prior-regularised
+    objective happen at its rounding level. ``random_state`` is unused
+    (the search starts at the prior mean); it is kept for the signature.
 
     Returns
     -------
     loadings, kappa, noise, log_likelihood
-        The best parameters (normalised units) and their likelihood.
+        The parameters (normalised units) and ``log p(y_n | y_S)`` there.
     """
-    starts = [problem.pack(*view.average_task())]
-    rng = check_random_state(random_state)
-    for _ in range(N_RESTARTS):
-        loadings, kappa, noise = view.source_row(rng.randint(view.n_source))
-        sign = rng.choice([-1.0, 1.0])
-        kappa = np.maximum(kappa, KAPPA_BOUNDS[0])
-        starts.append(problem.pack(sign * loadings, kappa, noise))
+    mean, variance = view.loading_prior()
+    _, kappa, noise = view.average_task()
+    if problem.shared_noise is not None:
+        noise = problem.shared_noise
+    kappa = np.maximum(kappa, KAPPA_BOUNDS[0])
+    n_pseudo = problem.n_pseudo
+    if not np.all(variance > 0):
+        # One source task (or identical rows): the prior has no spread, the
+        # new task's loadings are the source's.
+        params = problem.pack(mean, kappa, noise)
+        return mean, kappa, noise, float(problem.log_likelihood(params))
 
-    def objective(params):
+    def objective(loadings):
+        params = problem.pack(loadings, kappa, noise)
         with np.errstate(over="ignore", invalid="ignore"):
             value, gradient = problem.log_likelihood(params, eval_gradient=True)
+        gap = loadings - mean
+        value = value - 0.5 * float(np.sum(gap**2 / variance))
+        gradient = gradient[:n_pseudo] - gap / variance
         if not (np.isfinite(value) and np.isfinite(gradient).all()):
             return np.inf, np.zeros_like(gradient)
         return -value, -gradient
 
-    results = [
-        scipy.optimize.minimize(
-            objective,
-            start,
-            method="L-BFGS-B",
-            jac=True,
-            bounds=problem.bounds(),
-            options={"maxiter": MAX_ITER},
-        )
-        for start in starts
-    ]
-    best = min(results, key=lambda result: result.fun)
-    if best.status != 0:
+    result = scipy.optimize.minimize(
+        objective, mean, method="L-BFGS-B", jac=True, options={"maxiter": MAX_ITER}
+    )
+    if result.status == 1:
         warnings.warn(
-            f"L-BFGS-B did not converge for a new task after {best.nit} "
-            f"iterations (status={best.status}): {best.message}. Its task "
-            "covariance row may not maximise the likelihood of its rows.",
+            f"L-BFGS-B did not converge for a new task after {result.nit} "
+            f"iterations (status={result.status}): {result.message}. Its task "
+            "covariance row may not maximise the posterior of its rows.",
             ConvergenceWarning,
             stacklevel=3,
         )
-    return (*problem.split(best.x), -float(best.fun))
+    loadings = result.x
+    params = problem.pack(loadings, kappa, noise)
+    return loadings, kappa, noise, float(problem.log_likelihood(params))
 
 
 # --------------------------------------------------------------------------

@@ -393,3 +393,42 @@ def test_iterations_are_bounded_and_a_miss_is_reported(monkeypatch):
     with pytest.warns(ConvergenceWarning, match="did not converge for a new task"):
         gp.fit_new_tasks(*_new([7], 6))
     assert np.isfinite(gp.predict(_new([7], 2)[0])).all()
+
+
+def test_new_task_loadings_are_the_posterior_mode():
+    # Oracle: the prior written here from the source rows of A (theta_), the
+    # conditional likelihood by finite differences; kappa and noise are the
+    # average task's.
+    X, y = _source()
+    gp = _fit(X, y, rank=1)
+    X_new, y_new = _new([7], 4)
+    gp.fit_new_tasks(X_new, y_new)
+    position = gp.kernels_[0].n_dims
+    A = gp.theta_[position : position + 3]
+    view = source_view(gp)
+    _, kappa, noise = view.average_task()
+    np.testing.assert_allclose(gp.new_task_kappa_[:, 0], kappa, rtol=1e-10)
+    problem = NewTaskProblem(view, X_new[:, 1:], (y_new - view.mean) / view.scale)
+    variance = np.maximum(A.var(), 1e-3 * A.var())
+
+    def log_posterior(a):
+        params = problem.pack(a, kappa, noise)
+        return (
+            problem.log_likelihood(params)
+            - 0.5 * np.sum((a - A.mean()) ** 2) / variance
+        )
+
+    loadings = gp.new_task_loadings_[0, 0]
+    gradient = approx_fprime(loadings, log_posterior, 1e-6)
+    assert np.max(np.abs(gradient)) < 1e-3
+    # A maximum, not a saddle: moving either way lowers it.
+    assert log_posterior(loadings) >= max(
+        log_posterior(loadings + 1e-2), log_posterior(loadings - 1e-2)
+    )
+    # Without the prior's spread (one source task): the source's loadings.
+    one = X[:, 0] == 0
+    single = _fit(X[one], y[one])
+    single.fit_new_tasks(X_new, y_new)
+    np.testing.assert_allclose(
+        single.new_task_loadings_[:, 0], single.coregionalization_[:, 0], rtol=1e-12
+    )
