@@ -49,7 +49,6 @@ import scipy.optimize
 import scipy.sparse as sp
 from scipy.linalg import cho_factor, cho_solve
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 
 from ._finite import check_feature_magnitudes, check_target_magnitudes
 from ._sparse import TaskStructure
@@ -57,9 +56,6 @@ from ._task_kernel import KAPPA_BOUNDS, NOISE_BOUNDS
 
 #: Largest number of L-BFGS-B iterations for the parameters of one new task.
 MAX_ITER = 200
-#: Optimiser starts for one new task besides the average task: the rows of
-#: randomly chosen source tasks, with a random sign.
-N_RESTARTS = 3
 #: Query pairs per block when predicting new tasks, to bound memory.
 _BLOCK_PAIRS = 256
 
@@ -310,7 +306,7 @@ class NewTaskProblem:
         return value, np.concatenate(gradient)
 
 
-def fit_new_task(problem, view, random_state):
+def fit_new_task(problem, view):
     """The loadings of a new task: the mode of their posterior given its rows.
 
     ``log p(y_n | y_S, a) - sum_p (a_p - abar_p)^2 / (2 v_p)``, with the
@@ -322,8 +318,8 @@ def fit_new_task(problem, view, random_state):
     is the average task; with one source task (no spread) the loadings are
     the source task's. Only a run out of iterations warns: L-BFGS-B's
     line-search stops ("ABNORMAL") on this smooth, prior-regularised
-    objective happen at its rounding level. ``random_state`` is unused
-    (the search starts at the prior mean); it is kept for the signature.
+    objective happen at its rounding level. The search starts at the
+    prior mean.
 
     Returns
     -------
@@ -588,13 +584,11 @@ def adapt_new_tasks(estimator, data):
     shared_noise = float(view.noise.mean()) if estimator.noise == "shared" else None
     y = (data.y - view.mean) / view.scale
     check_target_magnitudes(np.array([np.max(np.abs(data.y))]))
-    # One seed for every task: a task's fit does not depend on the others.
-    seed = check_random_state(estimator.random_state).randint(2**31 - 1)
     fitted = []
     for t in range(data.n_tasks):
         rows = slice(data.offsets[t], data.offsets[t + 1])
         problem = NewTaskProblem(view, X[rows], y[rows], shared_noise)
-        fitted.append(fit_new_task(problem, view, seed))
+        fitted.append(fit_new_task(problem, view))
     loadings, kappa, noise, log_likelihood = (np.array(v) for v in zip(*fitted))
     virtual = VirtualTasks(loadings, kappa, noise, X, y, data.task_index)
     estimator._new_tasks = virtual
