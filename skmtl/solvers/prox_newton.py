@@ -117,7 +117,7 @@ def solve(
     >>> data = check_task_data(LogisticRegression(), X, y.astype(float))
     >>> result = solve(data, LogisticLoss(), L1(0.01), tol=1e-10)
     >>> reference = LogisticRegression(l1_ratio=1, C=1 / (0.01 * 200),
-    ...     solver="saga", tol=1e-12, max_iter=100_000).fit(X, y)
+    ...     solver="saga", tol=1e-12, max_iter=100_000, random_state=0).fit(X, y)
     >>> bool(np.allclose(result.coef[0], reference.coef_[0], atol=1e-4))
     True
     """

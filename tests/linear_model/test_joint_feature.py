@@ -247,6 +247,7 @@ def test_one_task_classifier_equals_l1_logistic_regression():
         solver="saga",
         tol=1e-12,
         max_iter=100_000,
+        random_state=0,
     ).fit(X, y)
     assert list(model.classes_) == ["no", "yes"]
     assert_allclose(model.coef_[0], reference.coef_[0], atol=1e-6)

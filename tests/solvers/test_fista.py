@@ -209,6 +209,7 @@ def test_one_task_equals_sklearn_l1_logistic_regression():
         solver="saga",
         tol=1e-12,
         max_iter=100_000,
+        random_state=0,
     ).fit(X, y)
     assert_allclose(result.coef[0], reference.coef_[0], atol=1e-6)
     assert_allclose(result.intercept, reference.intercept_, atol=1e-6)

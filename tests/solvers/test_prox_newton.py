@@ -121,7 +121,12 @@ def test_one_task_l1_is_sklearn_l1_logistic_regression():
     # sklearn minimises ||w||_1 + C sum_i loss_i: the same model for
     # C = 1 / (alpha n).
     reference = LogisticRegression(
-        l1_ratio=1, C=1 / (alpha * len(y)), solver="saga", tol=1e-12, max_iter=100_000
+        l1_ratio=1,
+        C=1 / (alpha * len(y)),
+        solver="saga",
+        tol=1e-12,
+        max_iter=100_000,
+        random_state=0,
     ).fit(X, y)
     assert_allclose(result.coef[0], reference.coef_[0], atol=2e-5)
     assert_allclose(result.intercept[0], reference.intercept_[0], atol=2e-5)
