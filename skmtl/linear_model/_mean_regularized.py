@@ -20,6 +20,7 @@ from ..base import MultiTaskRegressorMixin
 from ..losses import SquaredLoss, observation_scale
 from ..solvers.closed_form import (
     MeanRegularizedFactorization,
+    TiedInterceptFactorization,
     solve_mean_regularized_closed_form,
 )
 from ..utils._routing import (
@@ -152,9 +153,13 @@ class MeanRegularizedRegressor(_MeanRegularizedRegressorBase):
         Strength of the tie of the task intercepts ``b_t`` to the shared
         intercept ``b_0`` (>= 0), as in every linear model of skmtl (see the
         :ref:`User Guide <regularization>`). 0: free intercepts; large values:
-        one intercept for all tasks. It helps tasks with few rows. When
-        positive, the intercepts no longer separate from the closed form:
-        ``solver="auto"`` picks "lbfgs" and "closed_form" is refused.
+        one intercept for all tasks. It helps tasks with few rows, and lets
+        features that are constant within each task (a school's size, say)
+        have a coefficient: with free intercepts they are absorbed by the
+        intercepts, and an unseen task cannot use them. When positive, the
+        closed form writes the intercept as one more feature (constant
+        ``sqrt(alpha / intercept_alpha)``) and needs ``alpha > 0``:
+        ``solver="auto"`` picks "lbfgs" for ``alpha = 0``.
     solver : {"auto", "closed_form", "lbfgs", "cvxpy"}, default="auto"
         - "closed_form": exact; one ``p x p`` system plus per-task
           eigendecompositions, cost linear in the number of tasks.
@@ -320,12 +325,15 @@ class MeanRegularizedRegressor(_MeanRegularizedRegressorBase):
         return bool(self.fit_intercept and self.intercept_alpha > 0)
 
     def _resolve_solver(self, data):
-        if self._tied():
+        if self._tied() and self.alpha == 0:
+            # The tied closed form writes the intercept as a feature tied
+            # with strength alpha: it needs alpha > 0.
             if self.solver == "closed_form":
                 raise ValueError(
-                    "solver='closed_form' needs free task intercepts; got "
-                    f"intercept_alpha={self.intercept_alpha!r}. Use solver='auto', "
-                    "'lbfgs' or 'cvxpy', or set intercept_alpha=0."
+                    "solver='closed_form' with tied task intercepts "
+                    f"(intercept_alpha={self.intercept_alpha!r}) needs alpha > 0; "
+                    "got alpha=0. Use solver='auto', 'lbfgs' or 'cvxpy', or set "
+                    "intercept_alpha=0."
                 )
             return "lbfgs" if self.solver == "auto" else self.solver
         if self.solver != "auto":
@@ -338,7 +346,10 @@ class MeanRegularizedRegressor(_MeanRegularizedRegressorBase):
         strengths = {"alpha": float(self.alpha), "alpha_mean": float(self.alpha_mean)}
         if solver == "closed_form":
             return solve_mean_regularized_closed_form(
-                data, fit_intercept=self.fit_intercept, **strengths
+                data,
+                fit_intercept=self.fit_intercept,
+                intercept_alpha=float(self.intercept_alpha) if self._tied() else 0.0,
+                **strengths,
             )
         if solver == "cvxpy":
             from ..solvers.cvxpy import solve_mean_regularized_cvxpy
@@ -439,9 +450,11 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
         Fit an intercept per task.
     intercept_alpha : float, default=0.0
         Strength of the tie of the task intercepts, as in
-        :class:`MeanRegularizedRegressor` (not searched). When positive, every
-        grid point is fitted by L-BFGS instead of the shared closed-form
-        factorisation, which is much slower.
+        :class:`MeanRegularizedRegressor` (not searched). When positive, the
+        closed form is factorised once per ``alpha`` of the grid instead of
+        once per fold (the intercept is a feature whose value depends on
+        ``alpha``); a grid with ``alpha = 0`` is fitted point by point with
+        L-BFGS.
     task_column : hashable or None, default=None
         Column of ``X`` holding each row's task (long format); ``None`` for
         wide or single-task data. See :class:`MeanRegularizedRegressor`.
@@ -617,17 +630,15 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
             # an equal share of the fold's time (scoring included).
             times[:, k] = (time.perf_counter() - start) / len(scores)
         self._set_search_results(scores, times)
-        if self._tied():
+        if self._tied() and self.alpha_ == 0:
             model = self._fold_model().set_params(
-                alpha=self.alpha_, alpha_mean=self.alpha_mean_
+                alpha=self.alpha_, alpha_mean=self.alpha_mean_, solver="lbfgs"
             )
             model.fit(X, y, sample_weight=sample_weight)
             self._set_solution(model.shared_coef_, model.coef_, model.intercept_)
             self.n_iter_, self.solver_ = model.n_iter_, model.solver_
         else:
-            factorization = MeanRegularizedFactorization(
-                data, fit_intercept=self.fit_intercept
-            )
+            factorization = self._factorization(data)
             self._set_solution(*factorization.solve(self.alpha_, self.alpha_mean_))
             self.n_iter_ = 1
             self.solver_ = "closed_form"
@@ -640,6 +651,15 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
     def _tied(self):
         """Whether the task intercepts are tied (``intercept_alpha > 0``)."""
         return bool(self.fit_intercept and self.intercept_alpha > 0)
+
+    def _factorization(self, data):
+        """The closed form of ``data``, serving every grid point with ``alpha > 0``
+        (and every grid point when the intercepts are free)."""
+        if self._tied():
+            return TiedInterceptFactorization(
+                data, intercept_alpha=float(self.intercept_alpha)
+            )
+        return MeanRegularizedFactorization(data, fit_intercept=self.fit_intercept)
 
     def _set_search_results(self, scores, times):
         """The result attributes common to every ``*CV`` class."""
@@ -725,12 +745,16 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
             intercept_alpha=self.intercept_alpha,
             task_column=self.task_column,
             unknown_task=self.unknown_task,
-            solver="lbfgs" if self._tied() else "closed_form",
+            solver="closed_form",
         )
 
     def _tied_fold_scores(self, X, y, sample_weight, fold, train, test, score_params):
-        """Test scores of one fold, one L-BFGS fit per grid point (tied intercepts)."""
-        model = self._fold_model()
+        """Test scores of one fold, one L-BFGS fit per grid point.
+
+        For tied intercepts and a grid with ``alpha = 0``, which the tied
+        closed form cannot serve.
+        """
+        model = self._fold_model().set_params(solver="lbfgs")
         weight = None if sample_weight is None else _safe_indexing(sample_weight, train)
         X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
         X_test, y_test = _safe_indexing(X, test), _safe_indexing(y, test)
@@ -749,7 +773,7 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
 
     def _fold_scores(self, X, y, sample_weight, fold, train, test, score_params):
         """Test scores of one fold for the whole grid, ``alpha`` outer."""
-        if self._tied():
+        if self._tied() and np.any(self.alphas_ == 0):
             return self._tied_fold_scores(
                 X, y, sample_weight, fold, train, test, score_params
             )
@@ -764,9 +788,7 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
                 if sample_weight is None
                 else _safe_indexing(sample_weight, train),
             )
-            factorization = MeanRegularizedFactorization(
-                data, fit_intercept=self.fit_intercept
-            )
+            factorization = self._factorization(data)
         except ValueError as error:  # numpy's LinAlgError included
             raise _fold_error(fold, train, error) from error
         X_test, y_test = _safe_indexing(X, test), _safe_indexing(y, test)

@@ -50,6 +50,8 @@ least-squares, minimum-norm sense, as ``numpy.linalg.lstsq`` would):
   sees get ``w_0 = 0`` there (minimum norm).
 """
 
+import copy
+
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
@@ -352,6 +354,12 @@ class MeanRegularizedFactorization:
         Observations grouped by task.
     fit_intercept : bool
         Fit unpenalised per-task intercepts.
+    free_features : sequence of int, default=()
+        Features whose shared coefficient ``alpha_mean`` does not penalise
+        (the shared intercept of :class:`TiedInterceptFactorization`). They
+        are eliminated from the ``w_0`` system by its Schur complement, which
+        depends on ``alpha`` only, so that the path over ``alpha_mean`` keeps
+        one eigendecomposition.
 
     Examples
     --------
@@ -367,10 +375,11 @@ class MeanRegularizedFactorization:
     [[1.0], [2.0]]
     """
 
-    def __init__(self, data, *, fit_intercept):
+    def __init__(self, data, *, fit_intercept, free_features=()):
         self.n_tasks = data.n_tasks
         self.n_features = data.n_features
         self.fit_intercept = fit_intercept
+        self.free_features = np.asarray(free_features, dtype=np.intp)
         self.scaling = problem_scaling(data.X, data.y)
         data = scale_task_data(data, self.scaling)
         # One BLAS thread for small tasks (threads cost more than they bring).
@@ -455,12 +464,22 @@ class MeanRegularizedFactorization:
         same in both units.
         """
         matrix, rhs = self.shared_system(alpha)
-        eigenvalues, eigenvectors = scipy.linalg.eigh(matrix)
-        coordinates = eigenvectors.T @ rhs
-        diagonal = ratios[:, None] + eigenvalues[None, :]
-        cutoff = self.n_features * _EPS * max(eigenvalues[-1], 0.0)
-        safe = np.where(diagonal > cutoff, diagonal, np.inf)
-        return (coordinates / safe) @ eigenvectors.T
+        free = self.free_features
+        if not len(free):
+            return _ridge_path(matrix, rhs, ratios)
+        # [[A, B], [B^T, C]] [u; z] = [r; q] with only u penalised:
+        # z = C^+ (q - B^T u) and (rho I + A - B C^+ B^T) u = r - B C^+ q.
+        penalised = np.setdiff1d(np.arange(self.n_features), free)
+        A = matrix[np.ix_(penalised, penalised)]
+        B = matrix[np.ix_(penalised, free)]
+        C_inv = scipy.linalg.pinvh(matrix[np.ix_(free, free)])
+        u = _ridge_path(
+            A - B @ C_inv @ B.T, rhs[penalised] - B @ (C_inv @ rhs[free]), ratios
+        )
+        shared_coef = np.empty((len(ratios), self.n_features))
+        shared_coef[:, penalised] = u
+        shared_coef[:, free] = (rhs[free][None, :] - u @ B) @ C_inv
+        return shared_coef
 
     def solve_path(self, alpha, alpha_means):
         """Exact solutions for one ``alpha`` and several ``alpha_mean``.
@@ -542,6 +561,83 @@ class MeanRegularizedFactorization:
         return shared_coef[0], coef[0], intercept[0]
 
 
+def _ridge_path(matrix, rhs, ratios):
+    """``(rho I + matrix)^+ rhs`` for every ``rho`` in ``ratios``, one eigh."""
+    eigenvalues, eigenvectors = scipy.linalg.eigh(matrix)
+    coordinates = eigenvectors.T @ rhs
+    diagonal = ratios[:, None] + eigenvalues[None, :]
+    cutoff = len(rhs) * _EPS * max(eigenvalues[-1], 0.0)
+    safe = np.where(diagonal > cutoff, diagonal, np.inf)
+    return (coordinates / safe) @ eigenvectors.T
+
+
+class TiedInterceptFactorization:
+    """The closed form with the task intercepts tied to a shared one.
+
+    The objective of the module plus ``(intercept_alpha / 2) sum_t (b_t -
+    b_0)^2``, ``b_0`` unpenalised. With ``kappa = sqrt(alpha /
+    intercept_alpha)`` and the intercept written ``b_t = kappa a_t``, the
+    tie is ``(alpha / 2) (a_t - a_0)^2``: the intercept becomes one more
+    feature, constant ``kappa``, tied to the shared one with the strength of
+    the other coefficients, and the problem is the module's without
+    intercepts and with an unpenalised shared coordinate
+    (:class:`MeanRegularizedFactorization` with ``free_features``). The
+    spectra depend on ``kappa``, hence on ``alpha``: they are computed once
+    per ``alpha`` and serve every ``alpha_mean``.
+
+    Parameters
+    ----------
+    data : TaskData
+        Observations grouped by task.
+    intercept_alpha : float
+        Strength of the tie, ``> 0``.
+    """
+
+    fit_intercept = True
+
+    def __init__(self, data, *, intercept_alpha):
+        if not intercept_alpha > 0:
+            raise ValueError(
+                f"intercept_alpha must be positive; got {intercept_alpha!r}."
+            )
+        self.data = data
+        self.intercept_alpha = float(intercept_alpha)
+        self.n_tasks = data.n_tasks
+        self.n_features = data.n_features
+
+    def _augmented(self, kappa):
+        """``data`` with one more column, constant ``kappa``."""
+        X = self.data.X
+        column = np.full((X.shape[0], 1), kappa)
+        augmented = copy.copy(self.data)
+        if sp.issparse(X):
+            augmented.X = sp.hstack([X, column], format="csr")
+        else:
+            augmented.X = np.hstack([X, column])
+        return augmented
+
+    def solve_path(self, alpha, alpha_means):
+        """As :meth:`MeanRegularizedFactorization.solve_path`; ``alpha > 0``."""
+        if not alpha > 0:
+            raise ValueError(
+                "The closed form with tied task intercepts needs alpha > 0; got "
+                f"alpha={alpha!r}. Use solver='lbfgs' for alpha=0."
+            )
+        kappa = np.sqrt(alpha / self.intercept_alpha)
+        factorization = MeanRegularizedFactorization(
+            self._augmented(kappa),
+            fit_intercept=False,
+            free_features=[self.n_features],
+        )
+        shared_coef, coef, _ = factorization.solve_path(alpha, alpha_means)
+        return shared_coef[:, :-1], coef[:, :, :-1], kappa * coef[:, :, -1]
+
+    def solve(self, alpha, alpha_mean):
+        """As :meth:`MeanRegularizedFactorization.solve`; ``alpha > 0``."""
+        shared_coef, coef, intercept = self.solve_path(alpha, [alpha_mean])
+        return shared_coef[0], coef[0], intercept[0]
+
+
 def task_predictions(data, coef, intercept):
     """Linear predictions ``x_i . w_t + b_t`` of every observation.
 
@@ -591,7 +687,9 @@ def mean_regularized_objective(
     return data_term + penalty.value(shared_coef, coef - shared_coef)
 
 
-def solve_mean_regularized_closed_form(data, *, alpha, alpha_mean, fit_intercept):
+def solve_mean_regularized_closed_form(
+    data, *, alpha, alpha_mean, fit_intercept, intercept_alpha=0.0
+):
     """Exact minimiser of the mean-regularised least-squares objective.
 
     Parameters
@@ -603,13 +701,18 @@ def solve_mean_regularized_closed_form(data, *, alpha, alpha_mean, fit_intercept
     alpha_mean : float
         Strength on the shared coefficients ``w_0``, ``>= 0``.
     fit_intercept : bool
-        Fit unpenalised per-task intercepts.
+        Fit per-task intercepts.
+    intercept_alpha : float, default=0.0
+        Strength of the tie ``(intercept_alpha / 2) sum_t (b_t - b_0)^2`` of
+        the intercepts to an unpenalised shared one (0: free intercepts);
+        positive values need ``alpha > 0`` (:class:`TiedInterceptFactorization`).
 
     Returns
     -------
     result : SolverResult
         ``n_iter=0``, ``gap=0.0``; ``extra["shared_coef"]`` is ``w_0`` and
-        ``extra["shared_intercept"]`` the unweighted mean of the intercepts.
+        ``extra["shared_intercept"]`` the unweighted mean of the intercepts
+        (``b_0`` when they are tied).
 
     References
     ----------
@@ -628,6 +731,8 @@ def solve_mean_regularized_closed_form(data, *, alpha, alpha_mean, fit_intercept
     >>> result.coef.round(4).tolist()  # alpha -> inf: one pooled slope
     [[1.7], [1.7]]
     """
+    if fit_intercept and intercept_alpha > 0:
+        return _solve_tied(data, alpha, alpha_mean, intercept_alpha)
     factorization = MeanRegularizedFactorization(data, fit_intercept=fit_intercept)
     shared_coef, coef, intercept = factorization.solve(alpha, alpha_mean)
     # On the rescaled data, where no square overflows; strengths beyond
@@ -655,4 +760,25 @@ def solve_mean_regularized_closed_form(data, *, alpha, alpha_mean, fit_intercept
             "shared_coef": shared_coef,
             "shared_intercept": float(np.mean(intercept)),
         },
+    )
+
+
+def _solve_tied(data, alpha, alpha_mean, intercept_alpha):
+    """:func:`solve_mean_regularized_closed_form` with tied intercepts."""
+    shared_coef, coef, intercept = TiedInterceptFactorization(
+        data, intercept_alpha=intercept_alpha
+    ).solve(alpha, alpha_mean)
+    shared_intercept = float(np.mean(intercept))
+    with np.errstate(over="ignore", invalid="ignore"):
+        objective = mean_regularized_objective(
+            data, coef, intercept, shared_coef, alpha=alpha, alpha_mean=alpha_mean
+        ) + 0.5 * intercept_alpha * np.sum((intercept - shared_intercept) ** 2)
+    return SolverResult(
+        coef=coef,
+        intercept=intercept,
+        n_iter=0,
+        objective=float(objective),
+        gap=0.0,
+        converged=True,
+        extra={"shared_coef": shared_coef, "shared_intercept": shared_intercept},
     )

@@ -220,7 +220,6 @@ def test_negative_strength_is_refused(name):
 @pytest.mark.parametrize(
     "model, solver",
     [
-        (MeanRegularizedRegressor(), "closed_form"),
         (JointFeatureRegressor(alpha=0.05), "bcd"),
         (TraceNormRegressor(), "admm"),
         (GraphRegularizedRegressor(), "exact"),
@@ -233,6 +232,106 @@ def test_gram_solvers_refuse_a_tie(model, solver):
     model = clone(model).set_params(task_column=4, intercept_alpha=1.0, solver=solver)
     with pytest.raises(ValueError, match=f"solver='{solver}' needs free task interc"):
         model.fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "case", ["dense", "sparse", "few_rows", "alpha_mean_zero", "strong_tie"]
+)
+def test_mean_regularized_tied_closed_form_matches_cvxpy(case):
+    """The closed form with tied intercepts (the intercept as a feature of
+    constant ``sqrt(alpha / intercept_alpha)``, ``b_0`` unpenalised) against
+    the objective written in cvxpy; "few_rows" has tasks with fewer rows
+    than features plus one (the kernel form of the spectra)."""
+    import scipy.sparse as sp
+
+    sizes = (30, 3, 2) if case == "few_rows" else (30, 15, 8)
+    X, y, weight, task = _task_data(sizes=sizes)
+    params = dict(alpha=0.5, alpha_mean=0.05, intercept_alpha=TIE)
+    if case == "alpha_mean_zero":
+        params["alpha_mean"] = 0.0
+    if case == "strong_tie":
+        params["intercept_alpha"] = 50.0
+    model = MeanRegularizedRegressor(task_column=4, solver="closed_form", **params).fit(
+        sp.csr_matrix(X) if case == "sparse" else X, y, sample_weight=weight
+    )
+    assert model.solver_ == "closed_form"
+    coef, intercept, shared = _oracle(
+        model, X[:, :4], y, weight, task, params["intercept_alpha"]
+    )
+    scale = np.abs(coef).max()
+    assert_allclose(model.coef_, coef, rtol=1e-6, atol=1e-6 * scale)
+    assert_allclose(model.intercept_, intercept, rtol=1e-6, atol=1e-6)
+    assert_allclose(model.shared_intercept_, shared, rtol=1e-6, atol=1e-6)
+
+
+def test_mean_regularized_tied_closed_form_wide():
+    """Wide format, every task on the same rows (one spectrum for all tasks),
+    against the long-format oracle on the rows repeated per task."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(20, 4))
+    Y = X @ rng.normal(size=(4, 3)) + np.array([-2.0, 1.0, 4.0])
+    Y = Y + 0.3 * rng.normal(size=Y.shape)
+    model = MeanRegularizedRegressor(
+        alpha=0.5, alpha_mean=0.05, intercept_alpha=TIE, solver="closed_form"
+    ).fit(X, Y)
+    task = np.repeat(np.arange(3), 20)
+    coef, intercept, shared = _oracle(
+        model, np.tile(X, (3, 1)), Y.T.reshape(-1), np.ones(60), task, TIE
+    )
+    assert_allclose(model.coef_, coef, rtol=1e-6, atol=1e-6 * np.abs(coef).max())
+    assert_allclose(model.intercept_, intercept, rtol=1e-6, atol=1e-6)
+    assert_allclose(model.shared_intercept_, shared, rtol=1e-6, atol=1e-6)
+
+
+def test_mean_regularized_tied_closed_form_needs_a_positive_alpha():
+    X, y, weight, task = _task_data()
+    model = MeanRegularizedRegressor(
+        alpha=0.0, intercept_alpha=TIE, task_column=4, solver="closed_form"
+    )
+    with pytest.raises(ValueError, match="needs alpha > 0; got alpha=0"):
+        model.fit(X, y)
+    # "auto" takes L-BFGS there: the oracle is met all the same.
+    model.set_params(solver="auto", tol=1e-6, max_iter=100_000)
+    model.fit(X, y, sample_weight=weight)
+    assert model.solver_ == "lbfgs"
+    coef, intercept, _ = _oracle(model, X[:, :4], y, weight, task, TIE)
+    assert_allclose(model.coef_, coef, rtol=1e-5, atol=1e-5)
+    assert_allclose(model.intercept_, intercept, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("alphas", [[0.1, 1.0], [0.0, 1.0]])
+def test_mean_regularized_cv_tied_matches_grid_search(alphas):
+    """The CV's closed-form path with tied intercepts gives the scores of
+    GridSearchCV over cvxpy fits of the same grid and folds (with
+    ``alpha = 0`` in the grid every point is an L-BFGS fit)."""
+    from sklearn.model_selection import GridSearchCV
+
+    from skmtl.model_selection import TaskKFold
+
+    X, y, _, _ = _task_data(sizes=(30, 20, 12))
+    cv = TaskKFold(3, task_column=4, shuffle=True, random_state=0)
+    grid = dict(alphas=alphas, alpha_means=[0.01, 0.5])
+    model = MeanRegularizedRegressorCV(
+        task_column=4, intercept_alpha=TIE, cv=cv, **grid
+    ).fit(X, y)
+    search = GridSearchCV(
+        MeanRegularizedRegressor(
+            task_column=4,
+            intercept_alpha=TIE,
+            solver="cvxpy",
+        ),
+        {"alpha": alphas, "alpha_mean": grid["alpha_means"]},
+        cv=cv,
+    ).fit(X, y)
+    assert_allclose(
+        model.cv_results_["mean_test_score"],
+        search.cv_results_["mean_test_score"],
+        rtol=1e-5,
+    )
+    assert model.solver_ == ("closed_form" if model.alpha_ > 0 else "lbfgs")
+    best = search.best_estimator_
+    assert_allclose(model.coef_, best.coef_, rtol=1e-5, atol=1e-6)
+    assert_allclose(model.intercept_, best.intercept_, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("model", CV_REGRESSORS, ids=lambda m: type(m).__name__)
