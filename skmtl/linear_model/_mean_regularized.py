@@ -22,6 +22,7 @@ from ..solvers.closed_form import (
     MeanRegularizedFactorization,
     TiedInterceptFactorization,
     solve_mean_regularized_closed_form,
+    tied_closed_form_applies,
 )
 from ..utils._routing import (
     cv_router,
@@ -325,15 +326,20 @@ class MeanRegularizedRegressor(_MeanRegularizedRegressorBase):
         return bool(self.fit_intercept and self.intercept_alpha > 0)
 
     def _resolve_solver(self, data):
-        if self._tied() and self.alpha == 0:
-            # The tied closed form writes the intercept as a feature tied
-            # with strength alpha: it needs alpha > 0.
+        if self._tied() and not tied_closed_form_applies(
+            data, float(self.alpha), float(self.intercept_alpha)
+        ):
+            # The tied closed form writes the intercept as a feature of
+            # constant sqrt(alpha / intercept_alpha), tied with strength alpha.
             if self.solver == "closed_form":
                 raise ValueError(
                     "solver='closed_form' with tied task intercepts "
-                    f"(intercept_alpha={self.intercept_alpha!r}) needs alpha > 0; "
-                    "got alpha=0. Use solver='auto', 'lbfgs' or 'cvxpy', or set "
-                    "intercept_alpha=0."
+                    f"(intercept_alpha={self.intercept_alpha!r}) writes the "
+                    "intercept as a feature of constant sqrt(alpha / "
+                    "intercept_alpha): it needs alpha > 0 and that constant "
+                    "within float64's range of the features' magnitudes; got "
+                    f"alpha={self.alpha!r}. Use solver='auto', 'lbfgs' or "
+                    "'cvxpy', or set intercept_alpha=0."
                 )
             return "lbfgs" if self.solver == "auto" else self.solver
         if self.solver != "auto":
@@ -619,6 +625,12 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
         X, y, sample_weight = indexable(X, y, sample_weight)
         splits = list(self._check_cv().split(X, y, **routed.splitter.split))
         score_params = self._score_params(sample_weight, routed)
+        # With tied intercepts the closed form needs every alpha > 0 (and
+        # within float64's range of the features); else L-BFGS per point.
+        self._closed_form_grid = not self._tied() or all(
+            tied_closed_form_applies(data, alpha, float(self.intercept_alpha))
+            for alpha in self.alphas_
+        )
         scores = np.empty((len(self.alphas_) * len(self.alpha_means_), len(splits)))
         times = np.empty_like(scores)
         for k, (train, test) in enumerate(splits):
@@ -630,7 +642,9 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
             # an equal share of the fold's time (scoring included).
             times[:, k] = (time.perf_counter() - start) / len(scores)
         self._set_search_results(scores, times)
-        if self._tied() and self.alpha_ == 0:
+        if self._tied() and not tied_closed_form_applies(
+            data, self.alpha_, float(self.intercept_alpha)
+        ):
             model = self._fold_model().set_params(
                 alpha=self.alpha_, alpha_mean=self.alpha_mean_, solver="lbfgs"
             )
@@ -773,7 +787,7 @@ class MeanRegularizedRegressorCV(_MeanRegularizedRegressorBase):
 
     def _fold_scores(self, X, y, sample_weight, fold, train, test, score_params):
         """Test scores of one fold for the whole grid, ``alpha`` outer."""
-        if self._tied() and np.any(self.alphas_ == 0):
+        if not self._closed_form_grid:
             return self._tied_fold_scores(
                 X, y, sample_weight, fold, train, test, score_params
             )

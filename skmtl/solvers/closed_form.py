@@ -61,7 +61,12 @@ from .._config import blas_threads_for
 from ..losses import SquaredLoss, observation_scale
 from ..penalties import MeanRegularization
 from ._result import SolverResult
-from ._scaling import problem_scaling, scale_task_data
+from ._scaling import (
+    MAX_COLUMN_RATIO,
+    _column_maxima,
+    problem_scaling,
+    scale_task_data,
+)
 
 _EPS = np.finfo(np.float64).eps
 
@@ -571,6 +576,25 @@ def _ridge_path(matrix, rhs, ratios):
     return (coordinates / safe) @ eigenvectors.T
 
 
+def tied_closed_form_applies(data, alpha, intercept_alpha):
+    """Whether :class:`TiedInterceptFactorization` serves ``alpha``.
+
+    It needs ``alpha > 0`` (the intercept's column is ``sqrt(alpha /
+    intercept_alpha)``), and that column within float64's range of the
+    features' magnitudes (:func:`~skmtl.solvers._scaling.check_column_scales`):
+    features of magnitude ``1e300`` with ``alpha`` of order 1 are fitted by
+    L-BFGS instead.
+    """
+    if not alpha > 0:
+        return False
+    kappa = np.sqrt(alpha / intercept_alpha)
+    maxima = _column_maxima(data.X)
+    nonzero = np.append(maxima[maxima > 0], kappa)
+    return bool(
+        np.isfinite(kappa) and nonzero.max() <= MAX_COLUMN_RATIO * nonzero.min()
+    )
+
+
 class TiedInterceptFactorization:
     """The closed form with the task intercepts tied to a shared one.
 
@@ -618,10 +642,13 @@ class TiedInterceptFactorization:
 
     def solve_path(self, alpha, alpha_means):
         """As :meth:`MeanRegularizedFactorization.solve_path`; ``alpha > 0``."""
-        if not alpha > 0:
+        if not tied_closed_form_applies(self.data, alpha, self.intercept_alpha):
             raise ValueError(
-                "The closed form with tied task intercepts needs alpha > 0; got "
-                f"alpha={alpha!r}. Use solver='lbfgs' for alpha=0."
+                "The closed form with tied task intercepts writes the intercept "
+                "as a feature of constant sqrt(alpha / intercept_alpha), which "
+                f"needs alpha > 0 and a magnitude near the features'; got "
+                f"alpha={alpha!r}, intercept_alpha={self.intercept_alpha!r}. "
+                "Use solver='lbfgs'."
             )
         kappa = np.sqrt(alpha / self.intercept_alpha)
         factorization = MeanRegularizedFactorization(

@@ -288,7 +288,7 @@ def test_mean_regularized_tied_closed_form_needs_a_positive_alpha():
     model = MeanRegularizedRegressor(
         alpha=0.0, intercept_alpha=TIE, task_column=4, solver="closed_form"
     )
-    with pytest.raises(ValueError, match="needs alpha > 0; got alpha=0"):
+    with pytest.raises(ValueError, match="needs alpha > 0 and that constant"):
         model.fit(X, y)
     # "auto" takes L-BFGS there: the oracle is met all the same.
     model.set_params(solver="auto", tol=1e-6, max_iter=100_000)
@@ -297,6 +297,22 @@ def test_mean_regularized_tied_closed_form_needs_a_positive_alpha():
     coef, intercept, _ = _oracle(model, X[:, :4], y, weight, task, TIE)
     assert_allclose(model.coef_, coef, rtol=1e-5, atol=1e-5)
     assert_allclose(model.intercept_, intercept, rtol=1e-5, atol=1e-5)
+
+
+def test_mean_regularized_tied_closed_form_out_of_float_range():
+    """Features of magnitude 1e300 with alpha of order 1: the intercept's
+    column (about 0.8) cannot share float64 products with them: "auto"
+    takes L-BFGS, as before the closed form handled the tie, and
+    "closed_form" says why it cannot."""
+    X, y, weight, _ = _task_data()
+    big = X.copy()
+    big[:, :4] *= 1e300
+    params = dict(alpha=0.5, alpha_mean=0.05, intercept_alpha=TIE, task_column=4)
+    model = MeanRegularizedRegressor(**params).fit(big, y, sample_weight=weight)
+    assert model.solver_ == "lbfgs"
+    assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.intercept_))
+    with pytest.raises(ValueError, match="within float64's range"):
+        MeanRegularizedRegressor(solver="closed_form", **params).fit(big, y)
 
 
 @pytest.mark.parametrize("alphas", [[0.1, 1.0], [0.0, 1.0]])
