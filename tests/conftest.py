@@ -2,6 +2,7 @@
 
 import inspect
 
+import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
@@ -29,6 +30,17 @@ def _task_regressors():
             fixed = _NETWORKS[name]
             yield pytest.param(
                 lambda cls=cls, fixed=fixed, **kw: cls(**fixed, **kw), id=name
+            )
+        elif getattr(cls, "_grid_params", {}):
+            # Path CV classes: a short path and one point of each extra grid
+            # (the task-handling tests do not depend on the grid).
+            defaults = cls().get_params()
+            short = {"alphas": 4, "eps": 0.01}
+            short.update(
+                {grid: [np.atleast_1d(defaults[grid])[0]] for grid in cls._grid_params}
+            )
+            yield pytest.param(
+                lambda cls=cls, short=short, **kw: cls(**short, **kw), id=name
             )
         else:
             yield pytest.param(lambda cls=cls, **kw: cls(**kw), id=name)

@@ -8,6 +8,7 @@ not change, a second call replaces the first, and bad input gets a clear
 error without touching the caller's data.
 """
 
+import copy
 import inspect
 import warnings
 
@@ -43,6 +44,13 @@ def _task_estimators():
         params = {"task_column": "school", **_FAST.get(name, {})}
         if "cv" in inspect.signature(cls).parameters:
             params["cv"] = 2
+        # Path CV classes: a short path and one point of each extra grid (the
+        # contract does not depend on the grid; the default one takes seconds).
+        grids = getattr(cls, "_grid_params", {})
+        if grids:
+            params.update(alphas=4, eps=0.01)
+            defaults = cls().get_params()
+            params.update({grid: [np.atleast_1d(defaults[grid])[0]] for grid in grids})
         yield pytest.param(cls(**params), id=name)
 
 
@@ -72,12 +80,19 @@ def _adapt(estimator, X, y):
         return estimator.fit_new_tasks(X, y)
 
 
-@pytest.fixture(params=list(_task_estimators()))
-def fitted(request):
+@pytest.fixture(scope="module", params=list(_task_estimators()))
+def _fitted_once(request):
+    """Each estimator fitted once on the source tasks (some take seconds)."""
     estimator = clone(request.param)
     classification = is_classifier(estimator)
     X, y = _frame(["s0", "s1", "s2", "s3"], 12, classification, seed=0)
     return _fit(estimator, X, y), X, y, classification
+
+
+@pytest.fixture
+def fitted(_fitted_once):
+    """A copy of the fitted estimator and of its data: tests may change them."""
+    return copy.deepcopy(_fitted_once)
 
 
 def test_every_task_estimator_can_adapt(fitted):
