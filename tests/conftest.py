@@ -4,7 +4,7 @@ import inspect
 
 import numpy as np
 import pytest
-from sklearn.linear_model import Ridge
+from sklearn.linear_model import LogisticRegression, Ridge
 
 from skmtl.utils.discovery import all_estimators
 
@@ -50,3 +50,25 @@ def _task_regressors():
 def make_regressor(request):
     """Factory ``make_regressor(task_column=...)`` for each task-aware regressor."""
     return request.param
+
+
+@pytest.fixture(scope="session")
+def l1_logistic():
+    """scikit-learn's L1 logistic regression at skmtl's strength ``alpha``.
+
+    skmtl minimises ``(1/n) sum_i loss_i + alpha ||w||_1``, scikit-learn
+    ``||w||_1 + C sum_i loss_i``: the same model for ``C = 1 / (alpha n)``.
+    saga to ``tol=1e-12``, with a fixed seed: its order of the rows is random.
+    """
+
+    def fit(X, y, alpha):
+        return LogisticRegression(
+            l1_ratio=1.0,
+            C=1 / (alpha * len(y)),
+            solver="saga",
+            tol=1e-12,
+            max_iter=100_000,
+            random_state=0,
+        ).fit(X, y)
+
+    return fit

@@ -9,7 +9,6 @@ from scipy.special import expit
 from sklearn.linear_model import (
     ElasticNet,
     Lasso,
-    LogisticRegression,
     MultiTaskElasticNet,
     MultiTaskLasso,
 )
@@ -234,21 +233,14 @@ def test_fit_does_not_modify_inputs():
 # --------------------------------------------------------------------------
 
 
-def test_one_task_classifier_equals_l1_logistic_regression():
+def test_one_task_classifier_equals_l1_logistic_regression(l1_logistic):
     """C = 1 / (alpha n) makes LogisticRegression's objective proportional."""
     rng = np.random.default_rng(9)
     X = rng.normal(size=(100, 5))
     y = np.where(X[:, 0] + X[:, 1] + rng.logistic(size=100) > 0, "yes", "no")
     alpha = 0.02
     model = JointFeatureClassifier(alpha=alpha, tol=1e-12, max_iter=20_000).fit(X, y)
-    reference = LogisticRegression(
-        l1_ratio=1.0,
-        C=1 / (alpha * len(y)),
-        solver="saga",
-        tol=1e-12,
-        max_iter=100_000,
-        random_state=0,
-    ).fit(X, y)
+    reference = l1_logistic(X, y, alpha)
     assert list(model.classes_) == ["no", "yes"]
     assert_allclose(model.coef_[0], reference.coef_[0], atol=1e-6)
     assert_allclose(model.predict_proba(X), reference.predict_proba(X), atol=1e-6)

@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose
 from scipy.special import log_expit, logsumexp
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression, MultiTaskLasso
+from sklearn.linear_model import MultiTaskLasso
 from sklearn.model_selection import StratifiedKFold
 
 from skmtl._tasks import check_task_data
@@ -195,7 +195,7 @@ def test_squared_loss_equals_bcd():
     assert_allclose(result.intercept, reference.intercept, atol=1e-7)
 
 
-def test_one_task_equals_sklearn_l1_logistic_regression():
+def test_one_task_equals_sklearn_l1_logistic_regression(l1_logistic):
     """One task: LogisticRegression(l1_ratio=1) with C = 1 / (alpha n)."""
     rng = np.random.default_rng(4)
     X = rng.normal(size=(80, 5))
@@ -203,14 +203,7 @@ def test_one_task_equals_sklearn_l1_logistic_regression():
     alpha = 0.03
     data = check_task_data(MultiTaskLasso(), X, y)
     result = fista.solve(data, LogisticLoss(), alpha=alpha, tol=1e-12, max_iter=10_000)
-    reference = LogisticRegression(
-        l1_ratio=1.0,
-        C=1 / (alpha * len(y)),
-        solver="saga",
-        tol=1e-12,
-        max_iter=100_000,
-        random_state=0,
-    ).fit(X, y)
+    reference = l1_logistic(X, y, alpha)
     assert_allclose(result.coef[0], reference.coef_[0], atol=1e-6)
     assert_allclose(result.intercept, reference.intercept_, atol=1e-6)
 

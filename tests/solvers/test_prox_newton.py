@@ -8,7 +8,6 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
 
 from skmtl._tasks import check_task_data
 from skmtl.losses import LogisticLoss, MultinomialLoss
@@ -111,23 +110,14 @@ def test_sparse_features_give_the_dense_solution():
     assert_allclose(sparse.coef, dense.coef, atol=1e-5)
 
 
-def test_one_task_l1_is_sklearn_l1_logistic_regression():
+def test_one_task_l1_is_sklearn_l1_logistic_regression(l1_logistic):
     rng = np.random.default_rng(3)
     X = rng.normal(size=(150, 4))
     y = (X @ np.array([1.5, -1.0, 0.0, 0.3]) + rng.normal(size=150) > 0).astype(float)
     data = check_task_data(_Template(), X, y)
     alpha = 0.02
     result = prox_newton.solve(data, LogisticLoss(), L1(alpha), tol=1e-12)
-    # sklearn minimises ||w||_1 + C sum_i loss_i: the same model for
-    # C = 1 / (alpha n).
-    reference = LogisticRegression(
-        l1_ratio=1,
-        C=1 / (alpha * len(y)),
-        solver="saga",
-        tol=1e-12,
-        max_iter=100_000,
-        random_state=0,
-    ).fit(X, y)
+    reference = l1_logistic(X, y, alpha)
     assert_allclose(result.coef[0], reference.coef_[0], atol=2e-5)
     assert_allclose(result.intercept[0], reference.intercept_[0], atol=2e-5)
 
